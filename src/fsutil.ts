@@ -1,0 +1,23 @@
+import { open, rename, mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+
+/**
+ * Writes a file atomically: temp file in the same directory, fsync, rename,
+ * fsync the directory. A crash at any point leaves either the old or the new
+ * content, never a torn file (the engine's state relies on this).
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const fh = await open(tmp, "w", mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  const d = await open(dir, "r");
+  try { await d.sync(); } finally { await d.close(); }
+}

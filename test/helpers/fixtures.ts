@@ -1,0 +1,42 @@
+/**
+ * Test fixtures made locally, never downloaded: a busybox root filesystem from
+ * Debian's busybox-static. Cached outside the repository (BERTH_TEST_CACHE,
+ * default /var/cache/berth-test) so every test file and CI run reuses it.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync, symlinkSync, copyFileSync, renameSync, rmSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+
+export const cacheDir = process.env.BERTH_TEST_CACHE ?? "/var/cache/berth-test";
+
+const BUSYBOX = "/bin/busybox";
+
+/** Returns the path of a busybox rootfs (read-only use: copy or overlay it before writing). */
+export function busyboxRootfs(): string {
+  const dest = join(cacheDir, "busybox-rootfs");
+  if (existsSync(join(dest, ".complete"))) return dest;
+  if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} is missing: apt-get install busybox-static`);
+  const tmp = `${dest}.new-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  for (const d of ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "home", "var", "run", "mnt"]) {
+    mkdirSync(join(tmp, d), { recursive: true });
+  }
+  chmodSync(join(tmp, "tmp"), 0o1777);
+  copyFileSync(BUSYBOX, join(tmp, "bin/busybox"));
+  chmodSync(join(tmp, "bin/busybox"), 0o755);
+  const applets = execFileSync(BUSYBOX, ["--list-full"], { encoding: "utf8" }).split("\n").filter(Boolean);
+  for (const a of applets) {
+    const p = join(tmp, a);
+    if (a === "bin/busybox" || existsSync(p)) continue;
+    const depth = a.split("/").length - 1;
+    const target = a.startsWith("bin/") ? "busybox" : `${"../".repeat(depth)}bin/busybox`;
+    symlinkSync(target, p);
+  }
+  writeFileSync(join(tmp, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\nnobody:x:65534:65534:nobody:/home:/bin/false\nwww-data:x:33:33:www-data:/var/www:/bin/false\n");
+  writeFileSync(join(tmp, "etc/group"), "root:x:0:\ndaemon:x:1:\nwww-data:x:33:\nnogroup:x:65534:\n");
+  writeFileSync(join(tmp, "etc/hostname"), "busybox\n");
+  writeFileSync(join(tmp, ".complete"), "");
+  mkdirSync(cacheDir, { recursive: true });
+  try { renameSync(tmp, dest); } catch { rmSync(tmp, { recursive: true, force: true }); }
+  return dest;
+}
