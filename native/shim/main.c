@@ -1,0 +1,264 @@
+/* berth-shim: executes a plan made by berth's TypeScript runtime (docs/shim-protocol.md).
+ *
+ * The parent section runs here, in a single-threaded process (the reason the shim exists:
+ * the kernel refuses unshare/setns of mount and user namespaces to a multi-threaded Node).
+ * The child section runs in the clone()d container process (child.c). */
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_LINES 8192
+#define SEALED_ENV "_BERTH_SHIM_SEALED"
+
+static struct bsh_line lines[MAX_LINES];
+static volatile pid_t child_pid;
+
+/* CVE-2019-5736: a container process that opens /proc/<shim>/exe must not be able to write the
+ * shim's binary. Run from a sealed memfd copy, so /proc/self/exe is never the file on disk. */
+static void run_sealed(char **argv) {
+  if (getenv(SEALED_ENV)) {
+    unsetenv(SEALED_ENV);
+    return;
+  }
+  int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  int mfd = (int)syscall(SYS_memfd_create, "berth-shim", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  struct stat st;
+  if (src < 0 || mfd < 0 || fstat(src, &st) < 0) return;
+  off_t off = 0;
+  while (off < st.st_size)
+    if (sendfile(mfd, src, &off, (size_t)(st.st_size - off)) <= 0) return;
+  close(src);
+  if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) return;
+  setenv(SEALED_ENV, "1", 1);
+  extern char **environ;
+  syscall(SYS_execveat, mfd, "", argv, environ, AT_EMPTY_PATH);
+  unsetenv(SEALED_ENV); /* fall through: run unsealed rather than not at all */
+}
+
+static char *read_all(int fd) {
+  size_t cap = 65536, len = 0;
+  char *buf = malloc(cap);
+  for (;;) {
+    if (len + 1 >= cap) buf = realloc(buf, cap *= 2);
+    ssize_t n = read(fd, buf + len, cap - len - 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    len += (size_t)n;
+  }
+  buf[len] = 0;
+  return buf;
+}
+
+static int read_line(int fd, char *buf, size_t len) {
+  size_t i = 0;
+  while (i + 1 < len) {
+    ssize_t n = read(fd, buf + i, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (buf[i] == '\n') break;
+    i++;
+  }
+  buf[i] = 0;
+  return (int)i;
+}
+
+static int clone_flags(const char *s, int *cgroupns, int *timens, int *userns) {
+  int flags = 0;
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", s);
+  char *save = NULL;
+  for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    if (!strcmp(t, "pid")) flags |= CLONE_NEWPID;
+    else if (!strcmp(t, "mnt")) flags |= CLONE_NEWNS;
+    else if (!strcmp(t, "uts")) flags |= CLONE_NEWUTS;
+    else if (!strcmp(t, "ipc")) flags |= CLONE_NEWIPC;
+    else if (!strcmp(t, "net")) flags |= CLONE_NEWNET;
+    else if (!strcmp(t, "user")) { flags |= CLONE_NEWUSER; *userns = 1; }
+    else if (!strcmp(t, "cgroup")) *cgroupns = 1;
+    else if (!strcmp(t, "time")) *timens = 1;
+  }
+  return flags;
+}
+
+static int connect_unix(const char *path, struct bsh_err *err) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof sa.sun_path) return bsh_fail(err, "console socket", ENAMETOOLONG, "%s", path);
+  strcpy(sa.sun_path, path);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) return bsh_fail(err, "console socket", errno, "connect %s", path);
+  /* The child uses it: keep it across clone, close on exec. */
+  return fd;
+}
+
+static void forward(int sig) {
+  if (child_pid > 0) kill(child_pid, sig);
+}
+
+static void write_exitfile(const char *path, int status) {
+  char tmp[4200], val[32];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  int n = snprintf(val, sizeof val, "%d\n", status);
+  if (write(fd, val, (size_t)n) == n) fsync(fd);
+  close(fd);
+  rename(tmp, path);
+}
+
+/* Monitor mode: stay the container's parent, forward signals, reap, report the exit status. */
+static int monitor(int exec_rd, const char *exitfile) {
+  int fwd[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGPIPE, SIGALRM};
+  struct sigaction sa = {.sa_handler = forward};
+  for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) sigaction(fwd[i], &sa, NULL);
+  char c;
+  ssize_t n;
+  do n = read(exec_rd, &c, 1); while (n < 0 && errno == EINTR);
+  close(exec_rd);
+  if (n == 0) bsh_report("running");
+  int status = 0;
+  for (;;) {
+    int st;
+    pid_t p = waitpid(-1, &st, 0);
+    if (p < 0 && errno == EINTR) continue;
+    if (p < 0) break;
+    if (p == child_pid) { status = st; break; }
+  }
+  if (n != 0) return 1; /* setup failed; the child reported why */
+  bsh_report("exit %d", status);
+  if (exitfile) write_exitfile(exitfile, status);
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  run_sealed(argv);
+  int base = argc > 1 ? atoi(argv[1]) : 3;
+  int plan_fd = base, ack_fd = base + 2;
+  bsh_report_fd = base + 1;
+  fcntl(plan_fd, F_SETFD, FD_CLOEXEC);
+  fcntl(bsh_report_fd, F_SETFD, FD_CLOEXEC);
+  fcntl(ack_fd, F_SETFD, FD_CLOEXEC);
+
+  struct bsh_err err = {0};
+  char *plan = read_all(plan_fd);
+  close(plan_fd);
+  int nlines = bsh_parse_plan(plan, lines, MAX_LINES);
+
+  int monitor_mode = 0, flags = 0, cgroupns = 0, timens = 0, userns = 0, preserve = 0;
+  int fifo_fd = -1, console_fd = -1, start = nlines;
+  const char *exitfile = NULL;
+  char timens_offsets[1024] = "";
+
+  for (int i = 0; i < nlines; i++) {
+    char **f = lines[i].fields;
+    int n = lines[i].nfields;
+    int r = 0;
+    if (!strcmp(f[0], "child")) { start = i + 1; break; }
+    if (!strcmp(f[0], "mode") && n > 1) monitor_mode = !strcmp(f[1], "monitor");
+    else if (!strcmp(f[0], "exitfile") && n > 1) exitfile = f[1];
+    else if (!strcmp(f[0], "preserve-fds") && n > 1) preserve = atoi(f[1]);
+    else if (!strcmp(f[0], "clone") && n > 1) flags = clone_flags(f[1], &cgroupns, &timens, &userns);
+    else if (!strcmp(f[0], "timens") && n > 3) {
+      size_t l = strlen(timens_offsets);
+      snprintf(timens_offsets + l, sizeof timens_offsets - l, "%s %s %s\n", f[1], f[2], f[3]);
+    } else if (!strcmp(f[0], "fifo") && n > 1) {
+      fifo_fd = open(f[1], O_PATH | O_CLOEXEC);
+      if (fifo_fd < 0) r = bsh_fail(&err, "exec fifo", errno, "open %s", f[1]);
+    } else if (!strcmp(f[0], "console-socket") && n > 1) {
+      console_fd = connect_unix(f[1], &err);
+      if (console_fd < 0) r = -1;
+    } else if (!strcmp(f[0], "join") && n > 2) {
+      int fd = open(f[1], O_RDONLY | O_CLOEXEC);
+      if (fd < 0) r = bsh_fail(&err, "join namespace", errno, "%s namespace %s", f[2], f[1]);
+      else if (setns(fd, 0) < 0) r = bsh_fail(&err, "join namespace", errno, "%s namespace %s", f[2], f[1]);
+      if (fd >= 0) close(fd);
+    } else if (!strncmp(f[0], "seccomp-", 8)) {
+      r = bsh_seccomp_directive(&lines[i], &err);
+    } else {
+      r = bsh_fail(&err, "plan", EINVAL, "unknown directive %s", f[0]);
+    }
+    if (r < 0) { bsh_report_error(&err); return 1; }
+  }
+
+  if (timens) {
+    if (unshare(CLONE_NEWTIME) < 0) { bsh_fail(&err, "time namespace", errno, "unshare"); bsh_report_error(&err); return 1; }
+    if (timens_offsets[0]) {
+      int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write(fd, timens_offsets, strlen(timens_offsets)) < 0) {
+        bsh_fail(&err, "time namespace", errno, "write offsets");
+        bsh_report_error(&err);
+        return 1;
+      }
+      close(fd);
+    }
+  }
+  if (monitor_mode) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+
+  int go[2], execp[2];
+  if (pipe2(go, O_CLOEXEC) < 0 || pipe2(execp, O_CLOEXEC) < 0) { bsh_fail(&err, "pipe", errno, "-"); bsh_report_error(&err); return 1; }
+
+  pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) {
+    bsh_fail(&err, "clone", errno, "namespaces 0x%x", flags);
+    bsh_report_error(&err);
+    return 1;
+  }
+  if (pid == 0) {
+    close(go[1]);
+    close(execp[0]);
+    close(ack_fd);
+    char c;
+    ssize_t n;
+    do n = read(go[0], &c, 1); while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(1);
+    close(go[0]);
+    int r = 0;
+    if (cgroupns && unshare(CLONE_NEWCGROUP) < 0) r = bsh_fail(&err, "cgroup namespace", errno, "unshare");
+    if (r == 0 && userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+      r = bsh_fail(&err, "user namespace", errno, "become root of the new user namespace");
+    if (r == 0) {
+      struct bsh_child_ctx ctx = {.lines = lines, .nlines = nlines, .start = start, .fifo_fd = fifo_fd,
+                                  .console_fd = console_fd, .exec_pipe = execp[1], .preserve_fds = preserve, .userns = userns};
+      bsh_child_run(&ctx, &err);
+    }
+    bsh_report_error(&err);
+    if (write(execp[1], "E", 1) < 0) {}
+    _exit(1);
+  }
+  child_pid = pid;
+  close(go[0]);
+  close(execp[1]);
+  if (fifo_fd >= 0) close(fifo_fd);
+  if (console_fd >= 0) close(console_fd);
+
+  /* TypeScript now places the pid in its cgroups, writes id maps, runs createRuntime hooks. */
+  bsh_report("pid %d", pid);
+  char ack[64];
+  read_line(ack_fd, ack, sizeof ack);
+  close(ack_fd);
+  if (strcmp(ack, "go") != 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return 1;
+  }
+  if (write(go[1], "g", 1) != 1) return 1;
+  close(go[1]);
+  if (!monitor_mode) return 0;
+  return monitor(execp[0], exitfile);
+}
