@@ -102,6 +102,8 @@ int bsh_child_run(struct bsh_child_ctx *ctx, struct bsh_err *err) {
       if (setdomainname(f[1], strlen(f[1])) < 0) r = bsh_fail(err, "setdomainname", errno, "%s", f[1]);
     } else if (strcmp(op, "propagate-host") == 0 && n > 2) {
       r = bsh_do_propagate_host(f[1], f[2], err);
+    } else if (strcmp(op, "propagate") == 0 && n > 2) {
+      r = bsh_do_propagate(f[1], f[2], err);
     } else if (strcmp(op, "root") == 0 && n > 1) {
       r = bsh_set_root(f[1], err);
     } else if (strcmp(op, "mount") == 0) {

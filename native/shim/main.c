@@ -122,9 +122,11 @@ static void write_exitfile(const char *path, int status) {
 
 /* Monitor mode: stay the container's parent, forward signals, reap, report the exit status. */
 static int monitor(int exec_rd, const char *exitfile) {
-  int fwd[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGPIPE, SIGALRM};
+  int fwd[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
   struct sigaction sa = {.sa_handler = forward};
   for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) sigaction(fwd[i], &sa, NULL);
+  /* The caller may stop reading reports once the process runs; a report then must not kill us. */
+  signal(SIGPIPE, SIG_IGN);
   char c;
   ssize_t n;
   do n = read(exec_rd, &c, 1); while (n < 0 && errno == EINTR);
@@ -178,8 +180,9 @@ int main(int argc, char **argv) {
       size_t l = strlen(timens_offsets);
       snprintf(timens_offsets + l, sizeof timens_offsets - l, "%s %s %s\n", f[1], f[2], f[3]);
     } else if (!strcmp(f[0], "fifo") && n > 1) {
-      fifo_fd = open(f[1], O_PATH | O_CLOEXEC);
-      if (fifo_fd < 0) r = bsh_fail(&err, "exec fifo", errno, "open %s", f[1]);
+      if (mkfifo(f[1], 0622) < 0 && errno != EEXIST) r = bsh_fail(&err, "exec fifo", errno, "mkfifo %s", f[1]);
+      else fifo_fd = open(f[1], O_PATH | O_CLOEXEC);
+      if (r == 0 && fifo_fd < 0) r = bsh_fail(&err, "exec fifo", errno, "open %s", f[1]);
     } else if (!strcmp(f[0], "console-socket") && n > 1) {
       console_fd = connect_unix(f[1], &err);
       if (console_fd < 0) r = -1;

@@ -28,7 +28,7 @@ int bsh_set_root(const char *path, struct bsh_err *err) {
   if (root_fd >= 0) close(root_fd);
   root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) return bsh_fail(err, "root", errno, "open rootfs %s", path);
-  snprintf(root_path, sizeof root_path, "%s", path);
+  if (path != root_path) snprintf(root_path, sizeof root_path, "%s", path);
   return 0;
 }
 
@@ -267,5 +267,18 @@ int bsh_do_readonly(const char *path, struct bsh_err *err) {
 
 int bsh_do_propagate_host(const char *path, const char *flags, struct bsh_err *err) {
   if (mount(NULL, path, NULL, strtoul(flags, NULL, 10), NULL) < 0) return bsh_fail(err, "propagation", errno, "%s", path);
+  return 0;
+}
+
+/* propagate <dst> <flags>: propagation type of the mount at dst inside the root. */
+int bsh_do_propagate(const char *dst, const char *flags, struct bsh_err *err) {
+  int fd = bsh_open_in_root(dst, "none", err);
+  if (fd < 0) return -1;
+  char target[64];
+  snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
+  int r = mount(NULL, target, NULL, strtoul(flags, NULL, 10), NULL);
+  int e = errno;
+  close(fd);
+  if (r < 0) return bsh_fail(err, "propagation", e, "%s", dst);
   return 0;
 }

@@ -64,6 +64,7 @@ int bsh_do_pivot(int no_pivot, struct bsh_err *err);
 int bsh_do_mask(const char *path, struct bsh_err *err);
 int bsh_do_readonly(const char *path, struct bsh_err *err);
 int bsh_do_propagate_host(const char *path, const char *flags, struct bsh_err *err);
+int bsh_do_propagate(const char *dst, const char *flags, struct bsh_err *err);
 
 /* identity.c */
 int bsh_do_identity(char **f, int n, struct bsh_err *err);
