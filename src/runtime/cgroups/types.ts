@@ -17,8 +17,13 @@ import type { LinuxResources } from "../spec.js";
  */
 export type CgroupMode = "v1" | "v2" | "hybrid";
 
+/**
+ * A snapshot of a group's counters. Limits that are "unlimited" read as -1
+ * (v2 "max", and v1's PAGE_COUNTER_MAX sentinel, which a JS number cannot hold
+ * exactly). Counters of a controller the host lacks read as 0.
+ */
 export interface CgroupStats {
-  cpu: { usageNs: number; userNs: number; systemNs: number; throttledPeriods: number; throttledNs: number; periods: number };
+  cpu: { usageNs: number; userNs: number; systemNs: number; throttledPeriods: number; throttledNs: number; periods: number; perCpuNs?: number[] };
   memory: { usage: number; limit: number; maxUsage: number; cache: number; inactiveFile: number; failcnt: number; oomKills: number; underOom: boolean; stats: Record<string, number> };
   pids: { current: number; limit: number };
   blkio: { readBytes: number; writeBytes: number; entries: { major: number; minor: number; op: string; value: number }[] };
@@ -41,8 +46,25 @@ export interface Cgroup {
   killAll(signal: NodeJS.Signals | number): Promise<void>;
   /** Removes the directories, retrying while the kernel still reports members (EBUSY). */
   destroy(): Promise<void>;
-  /** Absolute directories of this group, per hierarchy name (for mounts into the container, tests). */
+  /**
+   * Absolute directories of this group, per hierarchy name (for mounts into the
+   * container, tests): v1 keys are controller names ("cpu", "memory", …,
+   * "name=systemd"); the cgroup2 directory is under "unified".
+   */
   dirs(): Record<string, string>;
+  /**
+   * How many times the kernel's OOM killer killed a task of this group: v2
+   * memory.events oom_kill; v1 memory.oom_control oom_kill (kernel ≥ 4.13),
+   * else 1 while under_oom is set. 0 without a memory controller.
+   */
+  oomKillCount(): Promise<number>;
+  /**
+   * Calls `onOom` with the new total each time oomKillCount() grows. Polls every
+   * `intervalMs` (default 250; v1's eventfd notification needs eventfd(2), which
+   * Node lacks) and, on v2, also wakes on inotify of memory.events. The timer is
+   * unref'd. Call close() to stop.
+   */
+  watchOom(onOom: (oomKills: number) => void, opts?: { intervalMs?: number }): { close(): void };
 }
 
 export interface CgroupManager {
@@ -55,4 +77,14 @@ export interface CgroupManager {
   create(path: string, resources?: LinuxResources): Promise<{ cgroup: Cgroup; warnings: string[] }>;
   /** Opens an existing group without creating anything. */
   open(path: string): Cgroup;
+}
+
+/** Options every manager takes (tests shorten the timeouts). */
+export interface ManagerOptions {
+  /** Resolved parent for relative cgroupsPath (default "/berth"). */
+  parent?: string;
+  /** How long destroy() retries rmdir while the kernel reports EBUSY (default 5000 ms). */
+  destroyTimeoutMs?: number;
+  /** How long freeze() waits for the kernel to report the group frozen (default 5000 ms). */
+  freezeTimeoutMs?: number;
 }
