@@ -1,0 +1,84 @@
+/**
+ * Creates one node of a layer at an already-confined path: the file types a
+ * tar can hold, then ownership, mode, xattrs and times. Called by apply.ts,
+ * which has checked that every parent is a real directory inside the root.
+ */
+import { constants as C } from "node:fs";
+import { chmod, lchown, link, lstat, mkdir, open, symlink } from "node:fs/promises";
+import { InvalidArgument } from "../errdefs.js";
+import type { TarHeader } from "./tar/header.js";
+import { addon } from "./sys.js";
+
+/** Overlay's own metadata: a layer says "whiteout"/"opaque" with .wh. names, never with these. */
+const OVERLAY_XATTR = "trusted.overlay.";
+
+/** Writes a regular file's data (restoring holes for sparse entries). O_NOFOLLOW|O_EXCL: never through a link. */
+async function writeFile(abs: string, h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+  const fh = await open(abs, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+  try {
+    if (!h.sparse) {
+      let pos = 0;
+      for await (const c of body) {
+        await fh.write(c, 0, c.length, pos);
+        pos += c.length;
+      }
+      return;
+    }
+    const segs = h.sparse.segments;
+    let i = 0, into = 0;
+    for await (let c of body) {
+      while (c.length > 0) {
+        const seg = segs[i];
+        if (!seg) throw new InvalidArgument(`layer entry ${JSON.stringify(h.name)}: sparse data longer than its map`);
+        const n = Math.min(c.length, seg.length - into);
+        await fh.write(c, 0, n, seg.offset + into);
+        c = c.subarray(n);
+        into += n;
+        if (into === seg.length) { i++; into = 0; }
+      }
+    }
+    await fh.truncate(h.sparse.realSize);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Creates the node for `h` at `abs` (which must not exist). `linkTarget` is the confined hardlink target. */
+export async function createNode(abs: string, h: TarHeader, body: AsyncIterable<Buffer>, linkTarget?: string): Promise<void> {
+  switch (h.type) {
+    case "dir": await mkdir(abs, 0o700); return;
+    case "file": await writeFile(abs, h, body); return;
+    case "symlink":
+      if (h.linkname.includes("\0")) throw new InvalidArgument(`layer entry ${JSON.stringify(h.name)}: symlink target contains NUL`);
+      await symlink(h.linkname, abs);
+      return;
+    case "hardlink": {
+      const st = await lstat(linkTarget!).catch(() => null);
+      if (!st) throw new InvalidArgument(`layer entry ${JSON.stringify(h.name)}: hardlink target ${JSON.stringify(h.linkname)} does not exist in this layer`);
+      if (st.isDirectory()) throw new InvalidArgument(`layer entry ${JSON.stringify(h.name)}: hardlink target ${JSON.stringify(h.linkname)} is a directory`);
+      await link(linkTarget!, abs); // link(2) never follows a symlink target on Linux
+      return;
+    }
+    case "char": addon().mknod(abs, C.S_IFCHR | (h.mode & 0o7777), h.devmajor, h.devminor); return;
+    case "block": addon().mknod(abs, C.S_IFBLK | (h.mode & 0o7777), h.devmajor, h.devminor); return;
+    case "fifo": addon().mknod(abs, C.S_IFIFO | (h.mode & 0o7777), 0, 0); return;
+  }
+}
+
+/** Sets ownership, mode, xattrs; times too unless `deferTimes` (directories get theirs at the end). */
+export async function setMetadata(abs: string, h: TarHeader, deferTimes: boolean): Promise<void> {
+  if (h.type === "hardlink") return; // shares the target's inode, which has its metadata already
+  await lchown(abs, h.uid, h.gid);
+  // chmod after chown: chown clears setuid/setgid. Symlinks have no mode of their own.
+  if (h.type !== "symlink") await chmod(abs, h.mode & 0o7777);
+  for (const [name, value] of Object.entries(h.xattrs)) {
+    if (name.startsWith(OVERLAY_XATTR)) continue;
+    addon().lsetxattr(abs, name, value);
+  }
+  if (!deferTimes) setTimes(abs, h);
+}
+
+export function setTimes(abs: string, h: TarHeader): void {
+  const a = h.atime ?? h.mtime;
+  addon().lutimens(abs, a.sec, a.nsec, h.mtime.sec, h.mtime.nsec);
+}

@@ -1,0 +1,183 @@
+/**
+ * Applies a layer tar to a snapshot directory, computing its diff_id (sha256 of
+ * the uncompressed tar, OCI image-spec "Layer DiffID") on the way.
+ *
+ * Whiteouts (OCI image-spec "Whiteouts"): `.wh.<name>` deletes <name> from the
+ * layers below; `.wh..wh..opq` hides everything below in its directory. Two
+ * ways to honour them, chosen by the snapshotter:
+ *  - "overlay": the directory is an overlay upper/layer dir. `.wh.<name>`
+ *    becomes a 0:0 character device <name> and `.wh..wh..opq` sets
+ *    trusted.overlay.opaque=y on the directory (Documentation/filesystems/overlayfs.rst).
+ *  - "delete": the directory is a full copy of the parent: whited-out paths are
+ *    removed, and an opaque directory loses every child this layer did not write.
+ *
+ * Every entry is confined to `dir` (see safe-path.ts); a malicious entry fails
+ * the whole apply with InvalidArgument naming it. The caller discards the
+ * partially written directory.
+ */
+import { createHash } from "node:crypto";
+import { lstat, readdir, rm } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { BerthError, InvalidArgument, fromErrno } from "../errdefs.js";
+import { createNode, setMetadata, setTimes } from "./apply-entry.js";
+import { SafeRoot, baseOf, cleanEntryName, parentOf } from "./safe-path.js";
+import type { ChunkSource } from "./tar/byte-reader.js";
+import type { TarHeader } from "./tar/header.js";
+import { readTar } from "./tar/reader.js";
+import { addon } from "./sys.js";
+
+export type WhiteoutMode = "overlay" | "delete";
+
+export interface ApplyOptions {
+  /** How whiteouts are recorded; default "overlay". */
+  whiteouts?: WhiteoutMode;
+}
+
+export interface ApplyResult {
+  /** "sha256:<hex>" of the uncompressed tar stream, trailing padding included. */
+  diffId: string;
+  /** Bytes of uncompressed tar. */
+  size: number;
+}
+
+export const WHITEOUT_PREFIX = ".wh.";
+export const OPAQUE_MARKER = ".wh..wh..opq";
+export const OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque";
+
+/** Passes a plain tar through and inflates a gzip one (magic 1f 8b), so either can be applied. */
+async function* decompress(src: ChunkSource): AsyncGenerator<Buffer> {
+  const it = Symbol.asyncIterator in src ? src[Symbol.asyncIterator]() : src[Symbol.iterator]();
+  const first = await it.next();
+  if (first.done) return;
+  const head = Buffer.from(first.value as Uint8Array);
+  async function* all(): AsyncGenerator<Buffer> {
+    yield head;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield Buffer.from(r.value as Uint8Array);
+    }
+  }
+  if (head[0] !== 0x1f || head[1] !== 0x8b) { yield* all(); return; }
+  const raw = Readable.from(all());
+  const gunzip = createGunzip();
+  raw.on("error", (e) => gunzip.destroy(e));
+  yield* raw.pipe(gunzip) as AsyncIterable<Buffer>;
+}
+
+class Applier {
+  private readonly root: SafeRoot;
+  private readonly dirTimes: [string, TarHeader][] = [];
+  /** "delete" mode: paths this layer wrote, which an opaque marker must keep. */
+  private readonly written = new Set<string>();
+
+  constructor(dir: string, private readonly mode: WhiteoutMode) {
+    this.root = new SafeRoot(dir);
+  }
+
+  private async removeExisting(rel: string): Promise<boolean> {
+    const abs = this.root.abs(rel);
+    const st = await lstat(abs).catch(() => null);
+    if (!st) return false;
+    await rm(abs, { recursive: true, force: true }); // rm never follows symlinks inside
+    this.root.forget(rel);
+    return true;
+  }
+
+  private async whiteout(rel: string, h: TarHeader): Promise<void> {
+    const base = baseOf(rel), parent = parentOf(rel);
+    if (base === OPAQUE_MARKER) {
+      if (this.mode === "overlay") {
+        await this.root.parents(rel, h.name, true);
+        addon().lsetxattr(this.root.abs(parent), OVERLAY_OPAQUE_XATTR, Buffer.from("y"));
+        return;
+      }
+      if (!(await this.root.parents(rel, h.name, false))) return;
+      for (const child of await readdir(this.root.abs(parent))) {
+        const c = parent === "" ? child : `${parent}/${child}`;
+        if (!this.written.has(c)) await this.removeExisting(c);
+      }
+      return;
+    }
+    if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) return; // AUFS bookkeeping (.wh..wh.plnk, .wh..wh.aufs)
+    const name = base.slice(WHITEOUT_PREFIX.length);
+    if (name === "" || name === "." || name === "..") throw new InvalidArgument(`layer entry ${JSON.stringify(h.name)}: whiteout names no file`);
+    const target = parent === "" ? name : `${parent}/${name}`;
+    if (this.mode === "delete") {
+      if (await this.root.parents(target, h.name, false)) await this.removeExisting(target);
+      return;
+    }
+    await this.root.parents(target, h.name, true);
+    await this.removeExisting(target);
+    const abs = this.root.abs(target);
+    addon().mknod(abs, 0o020000 /* S_IFCHR */, 0, 0);
+    await setMetadata(abs, { ...h, type: "char", mode: 0, xattrs: {} }, false);
+  }
+
+  async entry(h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    const rel = cleanEntryName(h.name);
+    if (rel === "") {
+      if (h.type !== "dir") throw new InvalidArgument(`layer entry ${JSON.stringify(h.name)}: the root must be a directory, not a ${h.type}`);
+      await setMetadata(this.root.root, h, true);
+      this.dirTimes.push([this.root.root, h]);
+      return;
+    }
+    if (baseOf(rel).startsWith(WHITEOUT_PREFIX)) return this.whiteout(rel, h);
+    await this.root.parents(rel, h.name, true);
+    if (this.mode === "delete") this.written.add(rel);
+    let linkTarget: string | undefined;
+    if (h.type === "hardlink") {
+      const t = cleanEntryName(h.linkname, `entry ${JSON.stringify(h.name)} hardlink target`);
+      if (t === "" || !(await this.root.parents(t, h.name, false))) {
+        throw new InvalidArgument(`layer entry ${JSON.stringify(h.name)}: hardlink target ${JSON.stringify(h.linkname)} does not exist in this layer`);
+      }
+      if (t === rel) throw new InvalidArgument(`layer entry ${JSON.stringify(h.name)}: hardlink to itself`);
+      linkTarget = this.root.abs(t);
+    }
+    const abs = this.root.abs(rel);
+    const st = await lstat(abs).catch(() => null);
+    // An existing directory stays when the entry is a directory too (its
+    // contents from earlier entries or lower layers remain); anything else is replaced.
+    if (st && !(st.isDirectory() && h.type === "dir")) await this.removeExisting(rel);
+    if (!st || !(st.isDirectory() && h.type === "dir")) await createNode(abs, h, body, linkTarget);
+    if (h.type === "dir") {
+      this.root.markDir(rel);
+      this.dirTimes.push([abs, h]);
+    }
+    await setMetadata(abs, h, h.type === "dir");
+  }
+
+  /** Directory times last: creating children above changed them. */
+  finish(): void {
+    for (const [abs, h] of this.dirTimes) setTimes(abs, h);
+  }
+}
+
+/** Extracts the layer tar `stream` (plain or gzip) into `dir`. */
+export async function applyLayer(dir: string, stream: ChunkSource, opts: ApplyOptions = {}): Promise<ApplyResult> {
+  const hash = createHash("sha256");
+  let size = 0;
+  async function* counted(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    for await (const c of src) {
+      hash.update(c);
+      size += c.length;
+      yield c;
+    }
+  }
+  const applier = new Applier(dir, opts.whiteouts ?? "overlay");
+  for await (const { header, body } of readTar(counted(decompress(stream)))) {
+    try {
+      await applier.entry(header, body);
+    } catch (err) {
+      if (err instanceof BerthError) throw err;
+      throw fromErrno(err, `layer entry ${JSON.stringify(header.name)}`);
+    }
+  }
+  try {
+    applier.finish();
+  } catch (err) {
+    throw fromErrno(err, "apply layer: directory times");
+  }
+  return { diffId: `sha256:${hash.digest("hex")}`, size };
+}

@@ -1,0 +1,98 @@
+/**
+ * Confines layer entries to their extraction root. Tar names are untrusted:
+ * they may climb out with "..", be absolute, or pass through a symlink the same
+ * layer planted (`a -> /etc`, then `a/passwd`). Names are cleaned lexically
+ * (as Docker does: a leading "/" is dropped, ".." may not climb above the root)
+ * and every parent directory is checked with lstat, never followed: a parent
+ * that is a symlink refuses the entry. Paths are only ever opened below
+ * verified real directories, and the last component with O_NOFOLLOW semantics
+ * by the caller.
+ */
+import { lstat, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { InvalidArgument } from "../errdefs.js";
+
+/** Linux PATH_MAX (including the NUL) and NAME_MAX. */
+const PATH_MAX = 4096;
+const NAME_MAX = 255;
+
+/** Cleans an entry name into a path relative to the root ("" is the root itself). */
+export function cleanEntryName(name: string, what = "entry"): string {
+  const show = JSON.stringify(name);
+  if (name.includes("\0")) throw new InvalidArgument(`layer ${what} ${show}: name contains NUL`);
+  if (Buffer.byteLength(name) >= PATH_MAX) throw new InvalidArgument(`layer ${what} ${show.slice(0, 60)}…: name longer than PATH_MAX (${PATH_MAX})`);
+  const out: string[] = [];
+  for (const part of name.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (out.length === 0) throw new InvalidArgument(`layer ${what} ${show}: path escapes the layer root`);
+      out.pop();
+      continue;
+    }
+    if (Buffer.byteLength(part) > NAME_MAX) throw new InvalidArgument(`layer ${what} ${show}: component longer than NAME_MAX (${NAME_MAX})`);
+    out.push(part);
+  }
+  return out.join("/");
+}
+
+export function parentOf(rel: string): string {
+  const i = rel.lastIndexOf("/");
+  return i === -1 ? "" : rel.slice(0, i);
+}
+
+export function baseOf(rel: string): string {
+  return rel.slice(rel.lastIndexOf("/") + 1);
+}
+
+/** Resolves cleaned relative paths under `root`, caching directories known to be real. */
+export class SafeRoot {
+  private readonly dirs = new Set<string>([""]);
+
+  constructor(readonly root: string) {}
+
+  abs(rel: string): string {
+    return rel === "" ? this.root : join(this.root, rel);
+  }
+
+  /**
+   * Makes sure every ancestor of `rel` is a real directory (not a symlink),
+   * creating missing ones (0755, root-owned, as Docker does) when `create`.
+   * Returns false when an ancestor is missing and `create` is off.
+   */
+  async parents(rel: string, entry: string, create: boolean): Promise<boolean> {
+    const parent = parentOf(rel);
+    if (this.dirs.has(parent)) return true;
+    const parts = parent.split("/");
+    let cur = "";
+    for (const part of parts) {
+      cur = cur === "" ? part : `${cur}/${part}`;
+      if (this.dirs.has(cur)) continue;
+      const st = await lstat(this.abs(cur)).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === "ENOENT") return null;
+        throw e;
+      });
+      if (st === null) {
+        if (!create) return false;
+        await mkdir(this.abs(cur), 0o755);
+      } else if (st.isSymbolicLink()) {
+        throw new InvalidArgument(`layer entry ${JSON.stringify(entry)}: parent ${JSON.stringify(cur)} is a symlink; refusing to write through it`);
+      } else if (!st.isDirectory()) {
+        throw new InvalidArgument(`layer entry ${JSON.stringify(entry)}: parent ${JSON.stringify(cur)} is not a directory`);
+      }
+      this.dirs.add(cur);
+    }
+    return true;
+  }
+
+  markDir(rel: string): void {
+    this.dirs.add(rel);
+  }
+
+  /** Forgets `rel` and everything under it (it was removed or replaced). */
+  forget(rel: string): void {
+    if (!this.dirs.has(rel)) return;
+    const prefix = `${rel}/`;
+    for (const d of this.dirs) if (d === rel || d.startsWith(prefix)) this.dirs.delete(d);
+    this.dirs.add("");
+  }
+}
