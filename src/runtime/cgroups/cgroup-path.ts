@@ -20,9 +20,11 @@ export function resolveCgroupPath(cgroupsPath: string | undefined, id: string, p
   if (/^[^/]*:[^/]*:[^/]*$/.test(raw)) {
     throw new InvalidArgument(`cgroupsPath "${raw}": systemd "slice:prefix:name" paths need the systemd cgroup driver, which berth does not implement; use a path such as /berth/${id || "<id>"}`);
   }
+  if (raw.split("/").includes("..")) throw new InvalidArgument(`cgroupsPath "${raw}": ".." components are not allowed`);
   let p: string;
   if (raw === "") {
     if (!id) throw new InvalidArgument("cgroupsPath is empty and no container id was given");
+    if (id.includes("/") || id === "." || id === "..") throw new InvalidArgument(`container id "${id}": not usable as a cgroup directory name`);
     p = posix.join(parent, id);
   } else if (raw.startsWith("/")) {
     p = raw;
