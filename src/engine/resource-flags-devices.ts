@@ -1,0 +1,63 @@
+/**
+ * The PATH:VALUE device flags of docker run (--blkio-weight-device,
+ * --device-{read,write}-{bps,iops}) and the stat(2) that turns a path into
+ * the major:minor numbers cgroups want. Messages are docker's (opts/weightdevice.go,
+ * opts/throttledevice.go) where it has them.
+ */
+import { statSync } from "node:fs";
+import { InvalidArgument, NotFound } from "../errdefs.js";
+import { flagError, parseSize } from "./resource-flags.js";
+
+export function parseWeightDevice(v: string): { path: string; weight: number } {
+  const flag = "--blkio-weight-device";
+  const i = v.lastIndexOf(":");
+  if (i < 0) throw flagError(flag, v, `bad format: ${v}`);
+  const path = v.slice(0, i);
+  if (!path.startsWith("/dev/")) throw flagError(flag, v, `bad format for device path: ${v}`);
+  const w = v.slice(i + 1);
+  const weight = /^\d+$/.test(w) ? Number(w) : NaN;
+  if (!Number.isInteger(weight) || (weight > 0 && (weight < 10 || weight > 1000)) || weight > 65535) {
+    throw flagError(flag, v, `invalid weight for device: ${v}`);
+  }
+  return { path, weight };
+}
+
+export function parseDeviceRate(flag: string, v: string, iops: boolean): { path: string; rate: number } {
+  const i = v.lastIndexOf(":");
+  if (i < 0) throw flagError(flag, v, `bad format: ${v}`);
+  const path = v.slice(0, i);
+  if (!path.startsWith("/dev/")) throw flagError(flag, v, `bad format for device path: ${v}`);
+  const r = v.slice(i + 1);
+  const bad = iops
+    ? `invalid rate for device: ${v}. The correct format is <device-path>:<number>. Number must be a positive integer`
+    : `invalid rate for device: ${v}. The correct format is <device-path>:<number>[<unit>]. Number must be a positive integer. Unit is optional and can be kb, mb, or gb`;
+  let rate: number;
+  try {
+    rate = iops ? (/^\d+$/.test(r) ? Number(r) : NaN) : parseSize(r);
+  } catch {
+    throw flagError(flag, v, bad);
+  }
+  if (!Number.isSafeInteger(rate) || rate < 0) throw flagError(flag, v, bad);
+  return { path, rate };
+}
+
+/**
+ * Major and minor of a block device node. Linux dev_t packs them as
+ * major = bits 8–19 and 32–43, minor = bits 0–7 and 20–31 (glibc's
+ * gnu_dev_major/gnu_dev_minor), hence the bigint stat.
+ */
+export function blockDeviceNumbers(path: string): { major: number; minor: number } {
+  let st;
+  try {
+    st = statSync(path, { bigint: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new NotFound(`${path}: no such file or directory`, { cause: err });
+    throw new InvalidArgument(`${path}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!st.isBlockDevice()) throw new InvalidArgument(`${path} is not a block device`);
+  const dev = st.rdev;
+  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
+  const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
+  return { major, minor };
+}
