@@ -1,0 +1,155 @@
+/**
+ * Pulling an image: reference → manifest (through an index by platform) →
+ * config → layers. Layers download in parallel (3 at a time, as docker's
+ * max-concurrent-downloads) into the content store; the caller's `applyLayer`
+ * unpacks them strictly in order as each becomes available, so layer N is being
+ * unpacked while later ones still download. Each unpacked layer's diff ID must
+ * equal the config's rootfs.diff_ids[N].
+ */
+import type { Readable } from "node:stream";
+import { FailedPrecondition, InvalidArgument } from "../errdefs.js";
+import type { ContentStore } from "./content-store.js";
+import { chainIds } from "./diff-id.js";
+import type { Digest } from "./digest.js";
+import type { Image, ImageStore } from "./image-store.js";
+import { limiter } from "./limit.js";
+import { parseImageConfig } from "./manifests.js";
+import type { Descriptor, ImageConfig, Platform } from "./media-types.js";
+import { defaultPlatform, formatPlatform, parsePlatform, platformMatches, selectManifest } from "./platform.js";
+import { progressEvent, type ProgressFn } from "./progress.js";
+import { formatReference, parseReference, withDigest, type Reference } from "./reference.js";
+import type { FetchedManifest, RegistryClient } from "./registry-client.js";
+
+/**
+ * Unpacks layer `index` from its compressed blob stream and returns its diff ID
+ * (sha256 of the uncompressed tar; uncompressedLayer() in diff-id.ts computes it
+ * while streaming). `info.chainId` keys the snapshot of layers 0..index.
+ */
+export type ApplyLayer = (
+  index: number, digest: Digest, mediaType: string, stream: Readable,
+  info: { size: number; expectedDiffId: Digest; chainId: Digest },
+) => Promise<Digest>;
+
+export interface PullOptions {
+  /** os/arch[/variant]; default: the host's (linux/amd64 here). */
+  platform?: Platform | string;
+  signal?: AbortSignal;
+  onProgress?: ProgressFn;
+  applyLayer?: ApplyLayer;
+  /** Layers downloading at once (default 3). */
+  concurrency?: number;
+}
+
+export interface PullDeps {
+  registry: RegistryClient;
+  content: ContentStore;
+  /** When given, the pulled image is recorded under the reference's tag or digest. */
+  images?: ImageStore;
+}
+
+export interface PullResult {
+  reference: Reference;
+  /** What the tag or digest pointed at: an index or a manifest. */
+  target: Descriptor;
+  manifest: Descriptor;
+  config: Descriptor;
+  /** docker's image ID: the config digest. */
+  imageId: Digest;
+  layers: Descriptor[];
+  diffIds: Digest[];
+  chainIds: Digest[];
+  platform: Platform;
+  image?: Image;
+}
+
+async function store(content: ContentStore, m: FetchedManifest): Promise<void> {
+  await content.writeBlob(m.bytes, m.descriptor.digest);
+}
+
+export async function pullImage(deps: PullDeps, input: string | Reference, opts: PullOptions = {}): Promise<PullResult> {
+  const { registry, content } = deps;
+  const ref = typeof input === "string" ? parseReference(input) : input;
+  const what = formatReference(ref);
+  const platform = opts.platform === undefined ? defaultPlatform()
+    : typeof opts.platform === "string" ? parsePlatform(opts.platform) : opts.platform;
+  const signal = opts.signal;
+
+  const top = await registry.getManifest(ref, ref.digest ?? ref.tag ?? "latest", signal);
+  await store(content, top);
+  let chosen = top;
+  if (top.parsed.kind === "index") {
+    const pick = selectManifest(top.parsed.index, platform, what);
+    chosen = await registry.getManifest(ref, pick.digest, signal);
+    if (chosen.descriptor.size !== pick.size) {
+      throw new FailedPrecondition(`${what}: manifest ${pick.digest} is ${chosen.descriptor.size} bytes, the index says ${pick.size}`);
+    }
+    if (chosen.parsed.kind !== "manifest") throw new InvalidArgument(`${what}: nested index ${pick.digest} for ${formatPlatform(platform)} is not supported`);
+    await store(content, chosen);
+  }
+  if (chosen.parsed.kind !== "manifest") throw new InvalidArgument(`${what}: not an image manifest`);
+  const manifest = chosen.parsed.manifest;
+
+  const blobSource = (d: Descriptor) => (offset: number, sig?: AbortSignal) => registry.fetchBlob(ref, d.digest, offset, sig);
+  await content.ingest({ digest: manifest.config.digest, size: manifest.config.size, signal }, blobSource(manifest.config));
+  const config: ImageConfig = parseImageConfig(await content.readBlob(manifest.config.digest), `${what}: config ${manifest.config.digest}`);
+  if (top.parsed.kind === "manifest" && opts.platform !== undefined && !platformMatches(platform, { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) })) {
+    throw new InvalidArgument(`${what}: image is ${config.os}/${config.architecture}, not the requested ${formatPlatform(platform)}`);
+  }
+  const diffIds = config.rootfs.diff_ids;
+  if (diffIds.length !== manifest.layers.length) {
+    throw new FailedPrecondition(`${what}: manifest has ${manifest.layers.length} layers but the config lists ${diffIds.length} diff_ids`);
+  }
+  const chains = chainIds(diffIds);
+
+  // One controller for the whole pull, so a failure anywhere stops every download.
+  const ac = new AbortController();
+  const onAbort = (): void => ac.abort(signal?.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const limit = limiter(opts.concurrency ?? 3);
+  const progress = opts.onProgress;
+  const downloads = manifest.layers.map((l) => {
+    progress?.(progressEvent(l.digest, "Pulling fs layer"));
+    const p = limit(async () => {
+      const r = await content.ingest({
+        digest: l.digest, size: l.size, signal: ac.signal,
+        onProgress: (done, total) => progress?.(progressEvent(l.digest, "Downloading", done, total)),
+      }, blobSource(l));
+      progress?.(progressEvent(l.digest, r.fetched ? "Download complete" : "Already exists"));
+      return r;
+    });
+    p.catch(() => {}); // awaited below in order; this only keeps an early failure from being "unhandled"
+    return p;
+  });
+  try {
+    for (let i = 0; i < manifest.layers.length; i++) {
+      const l = manifest.layers[i]!;
+      await downloads[i];
+      if (!opts.applyLayer) continue;
+      progress?.(progressEvent(l.digest, "Extracting", 0, l.size));
+      const got = await opts.applyLayer(i, l.digest, l.mediaType, await content.readStream(l.digest), {
+        size: l.size, expectedDiffId: diffIds[i]!, chainId: chains[i]!,
+      });
+      if (got !== diffIds[i]) {
+        throw new FailedPrecondition(`${what}: layer ${i} (${l.digest}): diff_id mismatch: config says ${diffIds[i]}, unpacked ${got}`);
+      }
+      progress?.(progressEvent(l.digest, "Pull complete"));
+    }
+  } catch (e) {
+    ac.abort(e);
+    await Promise.allSettled(downloads);
+    throw e;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+
+  const result: PullResult = {
+    reference: ref, target: top.descriptor, manifest: chosen.descriptor, config: manifest.config,
+    imageId: manifest.config.digest, layers: manifest.layers, diffIds, chainIds: chains, platform,
+  };
+  if (deps.images) {
+    const names: Reference[] = [withDigest(ref, top.descriptor.digest)];
+    if (ref.tag !== undefined && ref.digest === undefined) names.push({ domain: ref.domain, path: ref.path, tag: ref.tag });
+    result.image = await deps.images.put({ id: manifest.config.digest, target: top.descriptor, manifest: chosen.descriptor }, names);
+  }
+  return result;
+}
