@@ -4,11 +4,11 @@
  * Deep overlay stacks: the kernel reads at most one page (4096 bytes here) of
  * mount data. Snapshotters already name lower dirs by short links
  * (<root>/l/<8 chars>), which keeps absolute lowerdir lists under a page up
- * to ~100 layers for a typical root. Beyond that, mountAll rewrites the
+ * to ~90 layers for a typical root. Beyond that, mountAll rewrites the
  * lowerdirs relative to their longest common parent directory and mounts
  * with that directory as working directory (on a private-cwd thread in the
- * addon, see native/addon/mount.c), so each layer costs only "<8 chars>:".
- * Overlay's own limit is 500 lower layers.
+ * addon, see native/addon/mount.c), so each layer costs only "<8 chars>:"
+ * (~430 layers; overlay's own limit is 500).
  */
 import { FailedPrecondition, InvalidArgument, fromErrno } from "../errdefs.js";
 import type { Mount } from "./snapshotter.js";

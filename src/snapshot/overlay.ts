@@ -7,7 +7,7 @@
  * Each snapshot also gets a short link <root>/l/<8 chars> -> ../snapshots/<id>/fs
  * (the idea of Docker's overlay2 `l/` dir) and lowerdir lists use those links,
  * so deep stacks fit the one page of mount data; see mount.ts for the
- * relative-path fallback past ~100 layers.
+ * relative-path fallback past ~90 layers.
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rm, symlink } from "node:fs/promises";
