@@ -98,6 +98,8 @@ export async function runIngest(paths: ContentPaths, ref: string, opts: IngestOp
         try {
           await pump(w, opts, source);
         } catch (e) {
+          // Report an abort as the caller's reason, not as the socket error it caused.
+          if (opts.signal?.aborted) throw opts.signal.reason;
           if (isAbort(e, opts.signal) || e instanceof BerthError || retriesLeft <= 0) throw e;
           retriesLeft--;
           await sleep(200 * 2 ** ((opts.retries ?? 3) - retriesLeft - 1));
