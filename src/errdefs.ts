@@ -21,14 +21,17 @@ export class PermissionDenied extends BerthError { override readonly code = "ERR
 export class Unavailable extends BerthError { override readonly code = "ERR_UNAVAILABLE"; }
 export class NotImplemented extends BerthError { override readonly code = "ERR_NOT_IMPLEMENTED"; }
 
-type ErrorClass = new (message: string, options?: { cause?: unknown }) => BerthError;
-
-/** Adds context in front of the message and keeps the error's class. */
+/**
+ * Adds context in front of the message and keeps the error's class (and its fields: a berth
+ * error is prefixed in place, since subclasses may take other constructor arguments).
+ */
 export function wrap(err: unknown, context: string): BerthError {
+  if (err instanceof BerthError) {
+    err.message = `${context}: ${err.message}`;
+    return err;
+  }
   const msg = err instanceof Error ? err.message : String(err);
-  const Cls: ErrorClass = err instanceof BerthError ? (err.constructor as ErrorClass) : BerthError;
-  const out = new Cls(`${context}: ${msg}`, { cause: err });
-  return out;
+  return new BerthError(`${context}: ${msg}`, { cause: err });
 }
 
 /** Node's fs errors carry `code` like "ENOENT"; this turns them into our classes. */

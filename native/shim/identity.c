@@ -74,7 +74,10 @@ int bsh_do_identity(char **f, int n, struct bsh_err *err) {
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   for (int c = 0; c <= last; c++) {
     if (!(amb & (1ULL << c))) continue;
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+    /* The kernel raises an ambient cap only if it is also inheritable and permitted; specs
+     * (runc's default among them) often list ambient caps without inheritable ones, and runc
+     * skips those quietly, so do we. */
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0 && errno != EPERM)
       return bsh_fail(err, "capabilities", errno, "raise ambient %d", c);
   }
   return 0;

@@ -21,7 +21,12 @@ export function identityLine(process: Process, userns: boolean, field: string): 
     if (!caps) return ownCaps()[OWN_KEY[name]!] ?? "0";
     const r = capMask(caps[name] ?? [], `${field}.capabilities.${name}`);
     warnings.push(...r.warnings);
-    return r.mask.toString(16);
+    // A capability outside our own bounding set cannot be granted (this host's root lacks
+    // CAP_SYS_RESOURCE): leave it out with a warning instead of failing capset.
+    const bnd = BigInt(`0x${ownCaps().Bnd ?? "0"}`);
+    const lost = r.mask & ~bnd;
+    if (lost !== 0n && name === "bounding") warnings.push(`${field}.capabilities: not held by the runtime and left out: mask 0x${lost.toString(16)}`);
+    return (r.mask & bnd).toString(16);
   };
   const fields = [
     "identity", String(u.uid), String(u.gid), groups,

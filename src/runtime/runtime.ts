@@ -15,7 +15,7 @@ import { runHooks } from "./hooks.js";
 import { checkTransition, type Status } from "./lifecycle.js";
 import { buildCreatePlan, buildExecPlan, type PlanMode } from "./plan.js";
 import { runShim, type ShimResult } from "./shim.js";
-import type { LinuxResources, Process, Spec, State } from "./spec.js";
+import type { DeviceRule, LinuxResources, Process, Spec, State } from "./spec.js";
 import { StateStore, isAlive, ociState, procStartTime, validateId, type SavedState } from "./state.js";
 
 export interface RuntimeOptions {
@@ -62,6 +62,22 @@ function inode(p: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The device cgroup must let the container use the nodes every container gets (runc appends the
+ * same list after the spec's own rules), or creating /dev/null in it fails.
+ */
+const ALLOWED_DEVICES: DeviceRule[] = [
+  { allow: true, type: "c", access: "m" },
+  { allow: true, type: "b", access: "m" },
+  ...[[1, 3], [1, 8], [1, 7], [5, 0], [1, 5], [1, 9], [5, 1], [5, 2], [10, 200]].map(([major, minor]) => ({ allow: true, type: "c", major, minor, access: "rwm" })),
+  { allow: true, type: "c", major: 136, access: "rwm" },
+];
+
+function withDefaultDevices(r: LinuxResources | undefined): LinuxResources | undefined {
+  if (!r?.devices) return r;
+  return { ...r, devices: [...r.devices, ...ALLOWED_DEVICES] };
 }
 
 export function loadBundleSpec(bundle: string): Spec {
@@ -144,7 +160,7 @@ export class Runtime {
     let pid = 0;
     try {
       const cgroupPath = this.cgroups.resolve(spec.linux?.cgroupsPath, id);
-      const made = await this.cgroups.create(cgroupPath, spec.linux?.resources);
+      const made = await this.cgroups.create(cgroupPath, withDefaultDevices(spec.linux?.resources));
       cgroup = made.cgroup;
       made.warnings.forEach((w) => this.warn(w));
       const waitStart = o.waitForStart ?? true;
