@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,24 @@ static int write_file(const char *path, const char *val, struct bsh_err *err, co
   int e = errno;
   close(fd);
   if (n < 0) return bsh_fail(err, step, e, "write %s to %s", val, path);
+  return 0;
+}
+
+/* Brings an interface up in the process's network namespace (lo of a new namespace starts down). */
+static int link_up(const char *name, struct bsh_err *err) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return bsh_fail(err, "link up", errno, "%s: socket", name);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+  int r = ioctl(s, SIOCGIFFLAGS, &ifr);
+  if (r == 0) {
+    ifr.ifr_flags |= IFF_UP;
+    r = ioctl(s, SIOCSIFFLAGS, &ifr);
+  }
+  int e = errno;
+  close(s);
+  if (r < 0) return bsh_fail(err, "link up", e, "%s", name);
   return 0;
 }
 
@@ -96,6 +117,8 @@ int bsh_child_run(struct bsh_child_ctx *ctx, struct bsh_err *err) {
     int r = 0;
     if (strcmp(op, "setsid") == 0) {
       if (setsid() < 0) r = bsh_fail(err, "setsid", errno, "-");
+    } else if (strcmp(op, "link-up") == 0 && n > 1) {
+      r = link_up(f[1], err);
     } else if (strcmp(op, "hostname") == 0 && n > 1) {
       if (sethostname(f[1], strlen(f[1])) < 0) r = bsh_fail(err, "sethostname", errno, "%s", f[1]);
     } else if (strcmp(op, "domainname") == 0 && n > 1) {

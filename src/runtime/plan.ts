@@ -4,7 +4,7 @@
  * runc's init so that a container looks the same under both runtimes (the differential tests
  * compare them).
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { InvalidArgument } from "../errdefs.js";
 import type { Device, Mount, Process, Spec } from "./spec.js";
@@ -162,6 +162,8 @@ export function buildCreatePlan(spec: Spec, opts: CreatePlanOptions): Plan {
   if (!spec.root?.path) throw new InvalidArgument("root.path: must be set");
   const rootfs = resolve(opts.bundle, spec.root.path);
   if (!existsSync(rootfs)) throw new InvalidArgument(`root.path: ${rootfs} does not exist`);
+  // As runc: the rootfs must be named by its real path, so no symlink redirects it later.
+  if (realpathSync(rootfs) !== rootfs) throw new InvalidArgument(`root.path: ${rootfs} is a symlink (or contains one)`);
   const linux = spec.linux ?? {};
   const nss = linux.namespaces ?? [];
   const created = new Set<string>();
@@ -201,6 +203,7 @@ export function buildCreatePlan(spec: Spec, opts: CreatePlanOptions): Plan {
 
   w.add("child");
   w.add("setsid");
+  if (created.has("net")) w.add("link-up", "lo");
   w.add("propagate-host", "/", rootPropagation(linux.rootfsPropagation));
   w.add("root", rootfs);
   w.add("mount", rootfs, "/", "-", MS.BIND | MS.REC, "-", "dir");
