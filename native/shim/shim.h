@@ -72,3 +72,23 @@ int bsh_do_rlimit(char **f, int n, struct bsh_err *err);
 
 /* terminal.c */
 int bsh_do_terminal(int console_fd, const char *rows, const char *cols, struct bsh_err *err);
+
+/* ---- Monitor-mode stdio (io.c, io-log.c; docs/shim-protocol.md "Monitor-mode stdio") ---- */
+#include <sys/types.h>
+/* Parent section: `log`, `stdin`, `stdin-once`, `attach-socket`, `control-socket`, `terminal-relay`. */
+int bsh_io_handles(const char *directive);
+int bsh_io_directive(const struct bsh_line *line, struct bsh_err *err);
+int bsh_io_active(void);
+/* Before clone: pipes (or, with terminal-relay, a socketpair whose child end is stored in
+ * *console_fd for the terminal step), the log file, the listening sockets. */
+int bsh_io_prepare(int monitor_mode, int *console_fd, struct bsh_err *err);
+/* In the child after `go`, before its first step: the pipes become fds 0, 1, 2. */
+int bsh_io_child(struct bsh_err *err);
+/* Monitor mode after `go`: relays until the child was reaped (status) and its output reached EOF;
+ * reports `running` at exec. Returns 1 when setup failed (the child reported why), else 0. */
+int bsh_io_loop(pid_t child, int exec_rd, int *status);
+/* io-log.c: docker's json-file log; stream 0 stdout, 1 stderr. */
+int bsh_log_open(const char *path, unsigned long long max_size, int max_files, struct bsh_err *err);
+void bsh_log_append(int stream, const char *p, size_t n);
+void bsh_log_flush(int stream);
+/* ---- end of monitor-mode stdio ---- */
