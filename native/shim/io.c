@@ -30,8 +30,7 @@ enum { OUT, ERR };
 enum { T_SIG, T_EXEC, T_OUT, T_ERR, T_CONSOLE, T_STDIN, T_ATTACH_L, T_CONTROL_L, T_CLIENT };
 
 struct stream {
-  int fd;
-  int frame; /* attach frame stream type: 1 stdout, 2 stderr, 0 raw (pty); index + 1 in the log */
+  int fd, frame; /* frame: attach stream type 1 stdout, 2 stderr, 0 raw (pty) */
 };
 
 struct client {
@@ -104,12 +103,10 @@ static int listen_unix(const char *path, const char *step, struct bsh_err *err) 
   mode_t old = umask(0177);
   int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
   umask(old);
-  if (r < 0 || listen(fd, 16) < 0) {
-    int e = errno;
-    close(fd);
-    return bsh_fail(err, step, e, "listen on %s", path);
-  }
-  return fd;
+  if (r == 0 && listen(fd, 16) == 0) return fd;
+  int e = errno;
+  close(fd);
+  return bsh_fail(err, step, e, "listen on %s", path);
 }
 
 static void cleanup(void) {
@@ -165,10 +162,7 @@ int bsh_io_child(struct bsh_err *err) {
 
 /* ---- attach clients and stdin ---- */
 
-static void drop(struct client *c) {
-  close(c->fd);
-  c->fd = -1;
-}
+static void drop(struct client *c) { close(c->fd), c->fd = -1; }
 
 /* One frame per read chunk; a client whose socket buffer is full is dropped rather than waited
  * for, since waiting would stop us draining the container's pipes and block its writes. */
@@ -180,8 +174,7 @@ static void broadcast(int frame, const char *p, size_t n) {
   size_t total = n + (frame ? 8 : 0);
   for (int i = 0; i < io.ncl; i++) {
     struct client *c = &io.cl[i];
-    if (c->fd < 0 || c->control) continue;
-    if (sendmsg(c->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)total) drop(c);
+    if (c->fd >= 0 && !c->control && sendmsg(c->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)total) drop(c);
   }
 }
 
@@ -211,17 +204,12 @@ static void flush_stdin(void) {
     struct termios t;
     char eof = tcgetattr(io.master, &t) == 0 ? (char)t.c_cc[VEOF] : 4;
     if (write(io.master, &eof, 1) < 0) {}
-  } else if (io.stdin_fd >= 0) {
-    close(io.stdin_fd);
-    io.stdin_fd = -1;
-  }
+  } else if (io.stdin_fd >= 0) close(io.stdin_fd), io.stdin_fd = -1;
   io.stdin_closed = 1;
 }
 
-static void close_stdin(void) {
-  io.stdin_closing = 1;
-  flush_stdin(); /* pending input goes first; the close follows when it is written */
-}
+/* Pending input goes first; the close follows when it is written. */
+static void close_stdin(void) { io.stdin_closing = 1, flush_stdin(); }
 
 static void control_line(struct client *c, char *line) {
   char reply[160] = "ok\n";
@@ -247,10 +235,7 @@ static void on_client(struct client *c) {
   size_t room = c->control ? sizeof c->buf - 1 - c->len : stdin_target() == -1 ? sizeof tmp : STDIN_CAP;
   ssize_t n = read(c->fd, dst, room);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  if (n < 0 || (n == 0 && c->control)) {
-    drop(c);
-    return;
-  }
+  if (n < 0 || (n == 0 && c->control)) { drop(c); return; }
   if (n == 0) {
     c->reading = 0; /* half-closed: it may still want the output */
     if (io.stdin_once) close_stdin();
@@ -332,15 +317,13 @@ int bsh_io_loop(pid_t child, int exec_rd, int *status) {
   /* SIGCHLD through a signalfd so poll wakes on an exit; blocked first, then a WNOHANG sweep
    * catches an exit that happened before (an unblocked default SIGCHLD is discarded). */
   sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD);
+  sigemptyset(&set), sigaddset(&set, SIGCHLD);
   sigprocmask(SIG_BLOCK, &set, NULL);
   int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   int exited = 0, failed = 0;
 
   for (;;) {
-    int st;
-    pid_t p;
+    int st; pid_t p;
     /* We are a subreaper: orphans of the container are ours to reap too. */
     while ((p = waitpid(-1, &st, WNOHANG)) > 0)
       if (p == child) *status = st, exited = 1;
@@ -371,13 +354,17 @@ int bsh_io_loop(pid_t child, int exec_rd, int *status) {
     if (r < 0 && errno == EINTR) continue; /* a forwarded signal */
     if (r < 0) break;
     if (r == 0 && exited) break;
-    /* The console first: a resize in the same round needs the master it carries. */
-    for (int i = 0; i < np; i++)
-      if (tag[i] == T_CONSOLE && pfd[i].revents) on_console();
+    /* First the console (a resize in this round needs the master it carries) and new clients
+     * (one that connected before output arrived must not miss it). */
+    for (int i = 0; i < np; i++) {
+      if (!pfd[i].revents) continue;
+      if (tag[i] == T_CONSOLE) on_console();
+      else if (tag[i] == T_ATTACH_L || tag[i] == T_CONTROL_L) on_accept(pfd[i].fd, tag[i] == T_CONTROL_L);
+    }
     for (int i = 0; i < np; i++) {
       if (!pfd[i].revents) continue;
       if (tag[i] == T_SIG) {
-        struct signalfd_siginfo si;
+        struct signalfd_siginfo si; /* drain; the reaping is the waitpid sweep above */
         while (read(sfd, &si, sizeof si) > 0) {}
       } else if (tag[i] == T_EXEC) {
         char c;
@@ -392,8 +379,6 @@ int bsh_io_loop(pid_t child, int exec_rd, int *status) {
         if (s->fd == pfd[i].fd) on_output(s);
       } else if (tag[i] == T_STDIN) {
         flush_stdin();
-      } else if (tag[i] == T_ATTACH_L || tag[i] == T_CONTROL_L) {
-        on_accept(pfd[i].fd, tag[i] == T_CONTROL_L);
       } else if (tag[i] >= T_CLIENT) {
         struct client *c = &io.cl[tag[i] - T_CLIENT];
         if (c->fd < 0) continue;
