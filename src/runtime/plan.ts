@@ -15,7 +15,29 @@ import { seccompPlanLines } from "./seccomp.js";
 
 export type PlanMode = "exec" | "monitor";
 
+/** Monitor-mode stdio owned by the shim (docs/shim-protocol.md "Monitor-mode stdio"). */
+export interface ShimIo {
+  log?: { path: string; maxSize: number; maxFiles: number };
+  stdin?: boolean;
+  stdinOnce?: boolean;
+  attachSocket?: string;
+  controlSocket?: string;
+  /** The shim holds the pty master (needs process.terminal). */
+  terminalRelay?: boolean;
+}
+
+function ioLines(w: PlanWriter, io: ShimIo | undefined, terminal: boolean): void {
+  if (!io) return;
+  if (io.log) w.add("log", io.log.path, io.log.maxSize, io.log.maxFiles);
+  if (io.stdin) w.add("stdin");
+  if (io.stdinOnce) w.add("stdin-once");
+  if (io.attachSocket) w.add("attach-socket", io.attachSocket);
+  if (io.controlSocket) w.add("control-socket", io.controlSocket);
+  if (io.terminalRelay && terminal) w.add("terminal-relay");
+}
+
 export interface CreatePlanOptions {
+  io?: ShimIo;
   bundle: string;
   mode: PlanMode;
   /** Exec fifo path: the process waits on it until `start` (absent: exec at once). */
@@ -191,6 +213,7 @@ export function buildCreatePlan(spec: Spec, opts: CreatePlanOptions): Plan {
   if (opts.preserveFds) w.add("preserve-fds", opts.preserveFds);
   if (opts.fifo) w.add("fifo", opts.fifo);
   if (opts.consoleSocket) w.add("console-socket", opts.consoleSocket);
+  ioLines(w, opts.io, process.terminal === true);
   // Join the user namespace first: the other namespaces belong to it.
   joins.sort((a, b) => (a[1] === "user" ? -1 : b[1] === "user" ? 1 : 0));
   for (const [p, t] of joins) w.add("join", p, t);
@@ -214,7 +237,7 @@ export function buildCreatePlan(spec: Spec, opts: CreatePlanOptions): Plan {
   if (existsSync("/proc/kcore")) w.add("symlink", "/proc/kcore", "/dev/core");
   w.add(opts.noPivot ? "chroot" : "pivot");
   if (process.terminal) {
-    if (!opts.consoleSocket) throw new InvalidArgument("process.terminal: a terminal needs --console-socket");
+    if (!opts.consoleSocket && !opts.io?.terminalRelay) throw new InvalidArgument("process.terminal: a terminal needs --console-socket");
     w.add("terminal", process.consoleSize?.height ?? 0, process.consoleSize?.width ?? 0);
   }
   if (spec.hostname) w.add("hostname", spec.hostname);
@@ -259,6 +282,7 @@ function apparmorEnabled(): boolean {
 
 export interface ExecPlanOptions {
   mode: PlanMode;
+  io?: ShimIo;
   /** Namespace files of the target, in join order (user first). */
   joins: [string, string][];
   consoleSocket?: string;
@@ -275,13 +299,14 @@ export function buildExecPlan(process: Process, opts: ExecPlanOptions): Plan {
   if (opts.exitFile) w.add("exitfile", opts.exitFile);
   if (opts.preserveFds) w.add("preserve-fds", opts.preserveFds);
   if (opts.consoleSocket) w.add("console-socket", opts.consoleSocket);
+  ioLines(w, opts.io, process.terminal === true);
   for (const [p, t] of opts.joins) w.add("join", p, t);
   const seccomp = opts.spec.linux?.seccomp;
   if (seccomp) for (const l of seccompPlanLines(seccomp)) w.lines.push(l);
   w.add("child");
   w.add("setsid");
   if (process.terminal) {
-    if (!opts.consoleSocket) throw new InvalidArgument("process.terminal: a terminal needs --console-socket");
+    if (!opts.consoleSocket && !opts.io?.terminalRelay) throw new InvalidArgument("process.terminal: a terminal needs --console-socket");
     w.add("terminal", process.consoleSize?.height ?? 0, process.consoleSize?.width ?? 0);
   }
   const profile = process.apparmorProfile;

@@ -13,7 +13,7 @@ import type { Cgroup, CgroupManager } from "./cgroups/types.js";
 import { cgroupMountSources } from "./cgroup-mounts.js";
 import { runHooks } from "./hooks.js";
 import { checkTransition, type Status } from "./lifecycle.js";
-import { buildCreatePlan, buildExecPlan, type PlanMode } from "./plan.js";
+import { buildCreatePlan, buildExecPlan, type PlanMode, type ShimIo } from "./plan.js";
 import { runShim, type ShimResult } from "./shim.js";
 import type { DeviceRule, LinuxResources, Process, Spec, State } from "./spec.js";
 import { StateStore, isAlive, ociState, procStartTime, validateId, type SavedState } from "./state.js";
@@ -40,6 +40,8 @@ export interface CreateOptions {
   /** false: no exec fifo, the process starts at once (runc run). */
   waitForStart?: boolean;
   spec?: Spec;
+  /** Monitor mode: stdio owned by the shim (logs, attach and control sockets). */
+  io?: ShimIo;
 }
 
 export interface ExecOptions {
@@ -49,6 +51,7 @@ export interface ExecOptions {
   preserveFds?: number;
   stdio?: ("inherit" | "ignore" | number)[];
   exitFile?: string;
+  io?: ShimIo;
 }
 
 const NS_FILES: [string, string][] = [
@@ -166,7 +169,7 @@ export class Runtime {
       const waitStart = o.waitForStart ?? true;
       const plan = buildCreatePlan(spec, {
         bundle, mode: o.mode ?? "exec", fifo: waitStart ? this.store.fifo(id) : undefined,
-        consoleSocket: o.consoleSocket, noPivot: o.noPivot, preserveFds: o.preserveFds, exitFile: o.exitFile,
+        consoleSocket: o.consoleSocket, noPivot: o.noPivot, preserveFds: o.preserveFds, exitFile: o.exitFile, io: o.io,
         cgroupMounts: spec.mounts?.some((m) => m.type === "cgroup") ? cgroupMountSources(cgroupPath) : undefined,
       });
       plan.warnings.forEach((w) => this.warn(w));
@@ -299,7 +302,7 @@ export class Runtime {
       const ti = inode(target);
       if (ti !== undefined && ti !== inode(`/proc/self/ns/${file}`)) joins.push([target, type]);
     }
-    const plan = buildExecPlan(proc, { mode: o.detach ? "exec" : "monitor", joins, consoleSocket: o.consoleSocket, preserveFds: o.preserveFds, exitFile: o.exitFile, spec });
+    const plan = buildExecPlan(proc, { mode: o.detach ? "exec" : "monitor", joins, consoleSocket: o.consoleSocket, preserveFds: o.preserveFds, exitFile: o.exitFile, spec, io: o.io });
     plan.warnings.forEach((w) => this.warn(w));
     const cgroup = this.cgroups.open(s.cgroupPath);
     const res = await runShim(plan.text, {
