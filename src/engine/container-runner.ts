@@ -1,0 +1,494 @@
+/**
+ * Container lifecycle in the engine: create, start, stop, kill, wait, remove, restart, pause.
+ *
+ * Every running container has a berth-shim in monitor mode as its parent (not berthd), which owns
+ * its stdio (json-file log, attach and control sockets) and writes its exit status to a file. So
+ * berthd may die and restart: `recover()` finds running containers again through the runtime's
+ * state, and the exit of a container is noticed when the shim closes its control socket.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { join } from "node:path";
+import { Conflict, FailedPrecondition, InvalidArgument, NotFound, NotImplemented, wrap } from "../errdefs.js";
+import type { Runtime } from "../runtime/runtime.js";
+import type { ShimStepError } from "../runtime/shim.js";
+import { buildContainerSpec, commandLine } from "./container-spec.js";
+import { writeContainerFiles } from "./container-files.js";
+import { resolveMounts } from "./container-mounts.js";
+import { ContainerStore, initialState, validateName, type ContainerRecord } from "./container-store.js";
+import type { EventBus } from "./events.js";
+import { resourcesFromHostConfig } from "./host-config-resources.js";
+import { KeyedMutex } from "./keyed-mutex.js";
+import { lookupUser } from "./user-lookup.js";
+import type { VolumeStore } from "./volumes.js";
+import type { Mount } from "../runtime/spec.js";
+
+/** What the engine needs of the image side. */
+export interface ImageServiceLike {
+  inspect(ref: string): Promise<{ Id: string; RepoTags?: string[]; Config?: Record<string, any> | null }>;
+  prepareRootfs(key: string, imageId: string): Promise<unknown>;
+  mountRootfs(mounts: any, target: string): Promise<void> | void;
+  unmountRootfs(target: string): Promise<void> | void;
+  removeRootfs(key: string): Promise<void>;
+  rootfsMounts(key: string): Promise<unknown>;
+}
+
+export interface ContainerRunnerOptions {
+  dataRoot: string;
+  execRoot: string;
+  runtime: Runtime;
+  images: ImageServiceLike;
+  volumes: VolumeStore;
+  events: EventBus;
+  initPath?: string;
+  log?: (level: "debug" | "info" | "warn" | "error", msg: string) => void;
+}
+
+type Waiter = { condition: "not-running" | "next-exit" | "removed"; resolve: (r: { StatusCode: number; Error?: { Message: string } }) => void };
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGCONT: 18, SIGSTOP: 19, SIGWINCH: 28 };
+
+export function parseSignal(s: string | number | undefined, dflt: NodeJS.Signals = "SIGTERM"): NodeJS.Signals | number {
+  if (s === undefined || s === "") return dflt;
+  if (typeof s === "number" || /^\d+$/.test(s)) return Number(s);
+  const up = s.toUpperCase();
+  const name = up.startsWith("SIG") ? up : `SIG${up}`;
+  if (!(name in SIGNALS) && !/^SIG[A-Z0-9]+$/.test(name)) throw new InvalidArgument(`Invalid signal: ${s}`);
+  return name as NodeJS.Signals;
+}
+
+export class ContainerRunner {
+  readonly store: ContainerStore;
+  private readonly mutex = new KeyedMutex();
+  private readonly watchers = new Map<string, Socket>();
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+
+  constructor(private readonly o: ContainerRunnerOptions) {
+    this.store = new ContainerStore(join(o.dataRoot, "containers"));
+  }
+
+  private log(level: "debug" | "info" | "warn" | "error", msg: string): void {
+    this.o.log?.(level, msg);
+  }
+
+  runDir(id: string): string {
+    return join(this.o.execRoot, "containers", id);
+  }
+
+  rootfsDir(id: string): string {
+    return join(this.store.dir(id), "rootfs");
+  }
+
+  private attrs(c: ContainerRecord, extra: Record<string, string> = {}): Record<string, string> {
+    return { ...((c.Config.Labels as Record<string, string>) ?? {}), image: c.ImageName, name: c.Name.slice(1), ...extra };
+  }
+
+  // ---- create ----------------------------------------------------------------------------
+
+  async create(name: string | undefined, body: Record<string, any>): Promise<{ Id: string; Warnings: string[] }> {
+    const warnings: string[] = [];
+    const config = { ...body } as Record<string, any>;
+    const host = (config.HostConfig ?? {}) as Record<string, any>;
+    delete config.HostConfig;
+    delete config.NetworkingConfig;
+    if (!config.Image) throw new InvalidArgument("config.Image: no image specified");
+    const image = await this.o.images.inspect(config.Image).catch((e) => {
+      if (e instanceof NotFound) throw new NotFound(`No such image: ${config.Image}`);
+      throw e;
+    });
+    const id = randomBytes(32).toString("hex");
+    const cname = name ? validateName(name) : `/${generateName()}`;
+    this.store.checkName(cname);
+    const net = (host.NetworkMode as string | undefined) ?? "default";
+    if (net === "bridge" || (net !== "default" && net !== "none" && net !== "host")) {
+      throw new NotImplemented(`network mode "${net}" is not supported yet: berth has "none" and "host" networking; bridge networks come next`);
+    }
+    if (host.PortBindings && Object.keys(host.PortBindings).length) throw new NotImplemented("publishing ports (-p) needs bridge networking, which berth does not have yet");
+    if (net === "default") warnings.push("bridge networking is not available yet: the container gets its own network namespace with loopback only (as --network none)");
+    const imgCfg = (image.Config ?? {}) as Record<string, any>;
+    const args = commandLine(config, imgCfg);
+    // Validate resources now, before anything exists.
+    const res = resourcesFromHostConfig(host);
+    warnings.push(...res.warnings);
+    const dir = this.store.dir(id);
+    mkdirSync(dir, { recursive: true });
+    try {
+      await this.o.images.prepareRootfs(id, image.Id);
+      const mounts = await resolveMounts({ Binds: host.Binds, Mounts: host.Mounts, Tmpfs: host.Tmpfs, ImageVolumes: imgCfg.Volumes }, this.o.volumes);
+      const fullConfig = {
+        Hostname: config.Hostname || id.slice(0, 12), Domainname: config.Domainname ?? "", User: config.User ?? "",
+        AttachStdin: !!config.AttachStdin, AttachStdout: config.AttachStdout ?? true, AttachStderr: config.AttachStderr ?? true,
+        ExposedPorts: config.ExposedPorts ?? imgCfg.ExposedPorts, Tty: !!config.Tty, OpenStdin: !!config.OpenStdin, StdinOnce: !!config.StdinOnce,
+        Env: config.Env ?? null, Cmd: config.Cmd ?? imgCfg.Cmd ?? null, Image: config.Image, Volumes: config.Volumes ?? imgCfg.Volumes ?? null,
+        WorkingDir: config.WorkingDir ?? "", Entrypoint: config.Entrypoint ?? imgCfg.Entrypoint ?? null, OnBuild: null,
+        Labels: { ...(imgCfg.Labels ?? {}), ...(config.Labels ?? {}) }, StopSignal: config.StopSignal ?? imgCfg.StopSignal,
+        ...(config.StopTimeout !== undefined ? { StopTimeout: config.StopTimeout } : {}),
+      };
+      const rec: ContainerRecord = {
+        version: 1, Id: id, Name: cname, Created: new Date().toISOString(), Path: args[0]!, Args: args.slice(1),
+        Image: image.Id, ImageName: config.Image, Config: fullConfig, HostConfig: { NetworkMode: "default", ...host },
+        State: initialState(), RestartCount: 0, ManuallyStopped: false, MountPoints: mounts.points,
+        LogPath: join(dir, `${id}-json.log`), ResolvConfPath: join(dir, "resolv.conf"), HostnamePath: join(dir, "hostname"), HostsPath: join(dir, "hosts"),
+      };
+      await this.store.save(rec);
+      this.o.events.emit("container", "create", id, this.attrs(rec));
+      return { Id: id, Warnings: warnings };
+    } catch (e) {
+      await this.o.images.removeRootfs(id).catch(() => {});
+      await this.store.remove(id).catch(() => {});
+      throw e;
+    }
+  }
+
+  // ---- start -----------------------------------------------------------------------------
+
+  start(ref: string): Promise<void> {
+    const c = this.store.get(ref);
+    return this.mutex.run(c.Id, () => this.startLocked(c.Id));
+  }
+
+  private async startLocked(id: string): Promise<void> {
+    const c = this.store.get(id);
+    if (c.State.Running) return;
+    if (c.State.Status === "removing" || c.State.Dead) throw new Conflict(`cannot start container ${id}: it is being removed`);
+    const run = this.runDir(id);
+    mkdirSync(run, { recursive: true });
+    const rootfs = this.rootfsDir(id);
+    mkdirSync(rootfs, { recursive: true });
+    const img = await this.o.images.inspect(c.Image);
+    const imgCfg = (img.Config ?? {}) as Record<string, any>;
+    let mounted = false;
+    try {
+      if (!isMountpoint(rootfs)) {
+        await this.o.images.mountRootfs(await this.o.images.rootfsMounts(id), rootfs);
+        mounted = true;
+      }
+      const host = c.HostConfig;
+      const files = await writeContainerFiles({
+        dir: this.store.dir(id), hostname: c.Config.Hostname, domainname: c.Config.Domainname,
+        extraHosts: host.ExtraHosts ?? [], dns: host.Dns ?? [], dnsSearch: host.DnsSearch ?? [], dnsOptions: host.DnsOptions ?? [],
+        hostNetwork: host.NetworkMode === "host",
+      });
+      const user = lookupUser(rootfs, c.Config.User || imgCfg.User, host.GroupAdd ?? []);
+      const res = resourcesFromHostConfig(host);
+      const fileMounts: Mount[] = [
+        { destination: "/etc/resolv.conf", type: "bind", source: files.resolvConf, options: ["rbind", "rprivate"] },
+        { destination: "/etc/hostname", type: "bind", source: files.hostname, options: ["rbind", "rprivate"] },
+        { destination: "/etc/hosts", type: "bind", source: files.hosts, options: ["rbind", "rprivate"] },
+      ];
+      const spec = buildContainerSpec({
+        id, config: { ...c.Config, Entrypoint: c.Config.Entrypoint, Cmd: c.Config.Cmd }, host: { ...host, ShmSize: res.shmSize ?? host.ShmSize },
+        image: { Env: imgCfg.Env, Cmd: imgCfg.Cmd, Entrypoint: imgCfg.Entrypoint, WorkingDir: imgCfg.WorkingDir, User: imgCfg.User },
+        rootfs, user, mounts: [...fileMounts, ...c.MountPoints.map(pointToMount)], resources: res.resources, rlimits: res.rlimits,
+        cgroupsPath: this.o.runtime.cgroups.resolve(host.CgroupParent ? `${host.CgroupParent}/${id}` : undefined, id), initPath: this.o.initPath,
+      });
+      // The merged config (image Env etc.) is what inspect shows as Config.Env.
+      c.Config.Env = spec.process!.env;
+      const logCfg = (host.LogConfig?.Config ?? {}) as Record<string, string>;
+      const { pid } = await this.o.runtime.create(id, {
+        bundle: this.store.dir(id), spec, mode: "monitor", waitForStart: true, stdio: ["ignore", "ignore", "ignore"],
+        exitFile: join(run, "exit"),
+        io: {
+          log: { path: c.LogPath, maxSize: logCfg["max-size"] ? sizeOf(logCfg["max-size"]) : 0, maxFiles: logCfg["max-file"] ? Number(logCfg["max-file"]) : 1 },
+          stdin: !!c.Config.OpenStdin, stdinOnce: !!c.Config.StdinOnce,
+          attachSocket: join(run, "attach.sock"), controlSocket: join(run, "control.sock"), terminalRelay: !!c.Config.Tty,
+        },
+      }).catch((e) => { throw wrap(e, "failed to create container"); });
+      await this.watch(id);
+      await this.o.runtime.start(id);
+      Object.assign(c.State, { Status: "running", Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: "", StartedAt: new Date().toISOString() });
+      await this.store.save(c);
+      this.o.events.emit("container", "start", id, this.attrs(c));
+    } catch (e) {
+      const err = e as ShimStepError;
+      const code = err.execStatus ?? (err.step === "exec" ? 127 : 128);
+      Object.assign(c.State, { Status: "exited" as const, Running: false, ExitCode: code, Error: (e as Error).message, Pid: 0, FinishedAt: new Date().toISOString() });
+      await this.store.save(c).catch(() => {});
+      try { await this.o.runtime.delete(id, true); } catch { /* never created */ }
+      if (mounted) await Promise.resolve(this.o.images.unmountRootfs(rootfs)).catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Connects to the shim's control socket; its close is the container's exit. */
+  private watch(id: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const sock = connect(join(this.runDir(id), "control.sock"));
+      sock.once("connect", () => { this.watchers.set(id, sock); resolve(); });
+      sock.once("error", (e) => reject(e));
+      sock.on("close", () => {
+        if (this.watchers.get(id) !== sock) return;
+        this.watchers.delete(id);
+        void this.mutex.run(id, () => this.onExit(id)).catch((err) => this.log("error", `container ${id}: exit handling: ${(err as Error).message}`));
+      });
+      sock.resume();
+    });
+  }
+
+  /** Sends a control command to the shim (resize, close-stdin). */
+  control(id: string, line: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const sock = connect(join(this.runDir(id), "control.sock"));
+      let buf = "";
+      sock.setEncoding("utf8");
+      sock.on("data", (d: string) => {
+        buf += d;
+        if (buf.includes("\n")) { sock.end(); buf.startsWith("ok") ? resolve(buf.trim()) : reject(new FailedPrecondition(buf.trim().replace(/^error /, ""))); }
+      });
+      sock.on("error", reject);
+      sock.write(`${line}\n`);
+    });
+  }
+
+  private readExit(id: string): number {
+    try {
+      const st = Number(readFileSync(join(this.runDir(id), "exit"), "utf8").trim());
+      if ((st & 0x7f) === 0) return (st >> 8) & 0xff;
+      return 128 + (st & 0x7f);
+    } catch {
+      return 255;
+    }
+  }
+
+  private async onExit(id: string): Promise<void> {
+    let c: ContainerRecord;
+    try { c = this.store.get(id); } catch { return; }
+    if (!c.State.Running && c.State.Status !== "paused") return;
+    const code = this.readExit(id);
+    let oom = false;
+    try { oom = (await this.o.runtime.cgroupOf(id).oomKillCount()) > 0; } catch { /* cgroup gone */ }
+    try { await this.o.runtime.delete(id, true); } catch (e) { this.log("warn", `delete runtime state of ${id}: ${(e as Error).message}`); }
+    await Promise.resolve(this.o.images.unmountRootfs(this.rootfsDir(id))).catch(() => {});
+    Object.assign(c.State, { Status: "exited" as const, Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: new Date().toISOString() });
+    await this.store.save(c);
+    if (oom) this.o.events.emit("container", "oom", id, this.attrs(c));
+    this.o.events.emit("container", "die", id, this.attrs(c, { exitCode: String(code) }));
+    this.notify(id, { StatusCode: code });
+    if (this.shouldRestart(c, code)) {
+      this.scheduleRestart(c);
+    } else if (c.HostConfig.AutoRemove) {
+      await this.removeLocked(id, { force: true, volumes: true });
+    }
+  }
+
+  private shouldRestart(c: ContainerRecord, code: number): boolean {
+    const p = c.HostConfig.RestartPolicy as { Name?: string; MaximumRetryCount?: number } | undefined;
+    if (!p?.Name || p.Name === "no" || c.ManuallyStopped) return false;
+    if (p.Name === "always" || p.Name === "unless-stopped") return true;
+    if (p.Name === "on-failure") return code !== 0 && (!p.MaximumRetryCount || c.RestartCount < p.MaximumRetryCount);
+    return false;
+  }
+
+  private scheduleRestart(c: ContainerRecord): void {
+    // docker's backoff: 100 ms doubling per restart, capped at a minute.
+    const delay = Math.min(60_000, 100 * 2 ** Math.min(c.RestartCount, 10));
+    c.State.Restarting = true;
+    c.State.Status = "restarting";
+    void this.store.save(c);
+    const t = setTimeout(() => {
+      this.restartTimers.delete(c.Id);
+      void this.mutex.run(c.Id, async () => {
+        const cur = this.store.get(c.Id);
+        if (cur.ManuallyStopped || !cur.State.Restarting) return;
+        cur.RestartCount++;
+        cur.State.Restarting = false;
+        this.o.events.emit("container", "restart", c.Id, this.attrs(cur));
+        await this.startLocked(c.Id);
+      }).catch((e) => this.log("error", `restart ${c.Id}: ${(e as Error).message}`));
+    }, delay);
+    t.unref();
+    this.restartTimers.set(c.Id, t);
+  }
+
+  private notify(id: string, r: { StatusCode: number }, removed = false): void {
+    for (const w of this.waiters.get(id) ?? []) {
+      if (w.condition === "removed" && !removed) continue;
+      w.resolve(r);
+      this.waiters.get(id)!.delete(w);
+    }
+  }
+
+  // ---- stop, kill, wait ------------------------------------------------------------------
+
+  wait(ref: string, condition: "not-running" | "next-exit" | "removed" = "not-running", signal?: AbortSignal): Promise<{ StatusCode: number; Error?: { Message: string } }> {
+    const c = this.store.get(ref);
+    if (condition === "not-running" && !c.State.Running && !c.State.Restarting) return Promise.resolve({ StatusCode: c.State.ExitCode });
+    return new Promise((resolve, reject) => {
+      const w: Waiter = { condition, resolve };
+      let set = this.waiters.get(c.Id);
+      if (!set) this.waiters.set(c.Id, (set = new Set()));
+      set.add(w);
+      signal?.addEventListener("abort", () => { set!.delete(w); reject(new FailedPrecondition("wait cancelled")); });
+    });
+  }
+
+  kill(ref: string, sig?: string | number): Promise<void> {
+    const c = this.store.get(ref);
+    return this.mutex.run(c.Id, async () => {
+      const cur = this.store.get(c.Id);
+      if (!cur.State.Running) throw new Conflict(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
+      const s = parseSignal(sig, "SIGKILL");
+      if (s === "SIGKILL" || s === 9) cur.ManuallyStopped = true;
+      await this.o.runtime.kill(c.Id, s, s === "SIGKILL" || s === 9);
+    });
+  }
+
+  async stop(ref: string, opts: { signal?: string; timeout?: number } = {}): Promise<boolean> {
+    const c = this.store.get(ref);
+    const t = this.restartTimers.get(c.Id);
+    if (t) { clearTimeout(t); this.restartTimers.delete(c.Id); }
+    if (!c.State.Running) {
+      if (c.State.Restarting) { c.State.Restarting = false; c.State.Status = "exited"; c.ManuallyStopped = true; await this.store.save(c); }
+      return false;
+    }
+    c.ManuallyStopped = true;
+    await this.store.save(c);
+    const exited = this.wait(c.Id, "next-exit");
+    const sig = parseSignal(opts.signal || (c.Config.StopSignal as string | undefined), "SIGTERM");
+    const timeout = opts.timeout ?? (c.Config.StopTimeout as number | undefined) ?? 10;
+    if (c.State.Paused) await this.o.runtime.resume(c.Id).catch(() => {});
+    try { await this.o.runtime.kill(c.Id, sig); } catch { /* already gone */ }
+    const timedOut = timeout >= 0 ? await Promise.race([exited.then(() => false), sleep(timeout * 1000).then(() => true)]) : await exited.then(() => false);
+    if (timedOut) {
+      try { await this.o.runtime.kill(c.Id, "SIGKILL", true); } catch { /* gone meanwhile */ }
+      await exited;
+    }
+    this.o.events.emit("container", "stop", c.Id, this.attrs(c));
+    return true;
+  }
+
+  async restart(ref: string, opts: { signal?: string; timeout?: number } = {}): Promise<void> {
+    const c = this.store.get(ref);
+    await this.stop(c.Id, opts);
+    c.ManuallyStopped = false;
+    await this.start(c.Id);
+    this.o.events.emit("container", "restart", c.Id, this.attrs(c));
+  }
+
+  pause(ref: string): Promise<void> {
+    const c = this.store.get(ref);
+    return this.mutex.run(c.Id, async () => {
+      if (!c.State.Running) throw new Conflict(`Container ${c.Id} is not running`);
+      if (c.State.Paused) throw new Conflict(`Container ${c.Id} is already paused`);
+      await this.o.runtime.pause(c.Id);
+      Object.assign(c.State, { Paused: true, Status: "paused" });
+      await this.store.save(c);
+      this.o.events.emit("container", "pause", c.Id, this.attrs(c));
+    });
+  }
+
+  unpause(ref: string): Promise<void> {
+    const c = this.store.get(ref);
+    return this.mutex.run(c.Id, async () => {
+      if (!c.State.Paused) throw new Conflict(`Container ${c.Id} is not paused`);
+      await this.o.runtime.resume(c.Id);
+      Object.assign(c.State, { Paused: false, Status: "running" });
+      await this.store.save(c);
+      this.o.events.emit("container", "unpause", c.Id, this.attrs(c));
+    });
+  }
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const c = this.store.get(ref);
+    const n = validateName(newName);
+    this.store.checkName(n, c.Id);
+    const old = c.Name;
+    c.Name = n;
+    await this.store.save(c);
+    this.o.events.emit("container", "rename", c.Id, this.attrs(c, { oldName: old }));
+  }
+
+  // ---- remove ----------------------------------------------------------------------------
+
+  remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    const c = this.store.get(ref);
+    return this.mutex.run(c.Id, () => this.removeLocked(c.Id, opts));
+  }
+
+  private async removeLocked(id: string, opts: { force?: boolean; volumes?: boolean }): Promise<void> {
+    if (!this.store.has(id)) return;
+    const c = this.store.get(id);
+    if ((c.State.Running || c.State.Restarting) && !opts.force) {
+      throw new Conflict(`You cannot remove a ${c.State.Paused ? "paused" : "running"} container ${id}. ${c.State.Paused ? "Unpause and then stop" : "Stop"} the container before attempting removal or force remove`);
+    }
+    const t = this.restartTimers.get(id);
+    if (t) { clearTimeout(t); this.restartTimers.delete(id); }
+    c.ManuallyStopped = true;
+    if (c.State.Running) {
+      const w = this.watchers.get(id);
+      this.watchers.delete(id);
+      w?.destroy();
+      try { await this.o.runtime.delete(id, true); } catch { /* gone */ }
+    }
+    c.State.Status = "removing";
+    try { await this.o.runtime.delete(id, true); } catch { /* never started or already deleted */ }
+    await Promise.resolve(this.o.images.unmountRootfs(this.rootfsDir(id))).catch(() => {});
+    await this.o.images.removeRootfs(id).catch((e) => this.log("warn", `remove rootfs of ${id}: ${(e as Error).message}`));
+    if (opts.volumes) {
+      for (const m of c.MountPoints) {
+        if (m.Type !== "volume" || !m.Name) continue;
+        const v = (() => { try { return this.o.volumes.inspect(m.Name!); } catch { return undefined; } })();
+        if (v && "com.docker.volume.anonymous" in v.Labels) await this.o.volumes.remove(m.Name, { inUse: (n) => this.volumeUsers(n, id) }).catch(() => {});
+      }
+    }
+    await this.store.remove(id);
+    const { rm } = await import("node:fs/promises");
+    await rm(this.runDir(id), { recursive: true, force: true });
+    this.o.events.emit("container", "destroy", id, this.attrs(c));
+    this.notify(id, { StatusCode: c.State.ExitCode }, true);
+  }
+
+  volumeUsers(name: string, except?: string): string[] {
+    return this.store.all().filter((c) => c.Id !== except && c.MountPoints.some((m) => m.Name === name)).map((c) => c.Id);
+  }
+
+  // ---- recovery after a daemon restart ------------------------------------------------------
+
+  async recover(): Promise<void> {
+    for (const c of await this.store.load()) {
+      if (!c.State.Running && c.State.Status !== "paused" && !c.State.Restarting) continue;
+      let alive = false;
+      try { alive = this.o.runtime.state(c.Id).status !== "stopped"; } catch { alive = false; }
+      if (alive && existsSync(join(this.runDir(c.Id), "control.sock"))) {
+        try {
+          await this.watch(c.Id);
+          continue;
+        } catch { /* the shim is exiting right now */ }
+      }
+      c.State.Running = true;
+      await this.mutex.run(c.Id, () => this.onExit(c.Id));
+    }
+  }
+}
+
+
+function pointToMount(p: ContainerRecord["MountPoints"][number]): Mount {
+  if (p.Type === "tmpfs") return { destination: p.Destination, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "noexec", ...p.Mode.split(",").filter(Boolean), ...(p.RW ? [] : ["ro"])] };
+  return { destination: p.Destination, type: "bind", source: p.Source, options: ["rbind", p.RW ? "rw" : "ro", p.Propagation || "rprivate"] };
+}
+
+function isMountpoint(dir: string): boolean {
+  try {
+    return readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === dir);
+  } catch {
+    return false;
+  }
+}
+
+function sizeOf(s: string): number {
+  const m = /^(\d+)([kmg])?$/i.exec(s.trim());
+  if (!m) throw new InvalidArgument(`invalid log max-size: ${s}`);
+  return Number(m[1]) * ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? "").toLowerCase() as "k"] ?? 1);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const ADJ = ["admiring", "bold", "brave", "calm", "clever", "eager", "focused", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nifty", "quirky", "serene", "sharp", "vivid", "witty", "zen"];
+const NOUN = ["babbage", "curie", "darwin", "einstein", "fermi", "galileo", "hopper", "kepler", "lovelace", "meitner", "newton", "noether", "pascal", "ritchie", "shannon", "tesla", "thompson", "torvalds", "turing", "wozniak"];
+
+function generateName(): string {
+  const b = randomBytes(2);
+  return `${ADJ[b[0]! % ADJ.length]}_${NOUN[b[1]! % NOUN.length]}`;
+}
