@@ -52,6 +52,10 @@ export interface ExecOptions {
   stdio?: ("inherit" | "ignore" | number)[];
   exitFile?: string;
   io?: ShimIo;
+  /** monitor: the shim stays as the process's parent (default: monitor unless detach). */
+  mode?: PlanMode;
+  /** Runs after the process exists and before it runs (attach to its sockets here). */
+  onPid?: (pid: number) => Promise<void> | void;
 }
 
 const NS_FILES: [string, string][] = [
@@ -302,15 +306,19 @@ export class Runtime {
       const ti = inode(target);
       if (ti !== undefined && ti !== inode(`/proc/self/ns/${file}`)) joins.push([target, type]);
     }
-    const plan = buildExecPlan(proc, { mode: o.detach ? "exec" : "monitor", joins, consoleSocket: o.consoleSocket, preserveFds: o.preserveFds, exitFile: o.exitFile, spec, io: o.io });
+    const mode = o.mode ?? (o.detach ? "exec" : "monitor");
+    const plan = buildExecPlan(proc, { mode, joins, consoleSocket: o.consoleSocket, preserveFds: o.preserveFds, exitFile: o.exitFile, spec, io: o.io });
     plan.warnings.forEach((w) => this.warn(w));
     const cgroup = this.cgroups.open(s.cgroupPath);
     const res = await runShim(plan.text, {
       stdio: o.stdio ?? ["inherit", "inherit", "inherit"],
       preserveFds: o.preserveFds ? Array.from({ length: o.preserveFds }, (_, i) => 3 + i) : undefined,
-      wait: o.detach ? "eof" : "running",
+      wait: mode === "exec" ? "eof" : "running",
       detached: o.detach ?? false,
-      onPid: (p) => cgroup.addProcess(p),
+      onPid: async (p) => {
+        await cgroup.addProcess(p);
+        await o.onPid?.(p);
+      },
     }).catch((e) => { throw wrap(e, `exec ${id}`); });
     if (o.pidFile) writeFileSync(isAbsolute(o.pidFile) ? o.pidFile : resolve(o.pidFile), String(res.pid));
     return res;
