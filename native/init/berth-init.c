@@ -2,7 +2,7 @@
  * after "--", forwards every catchable signal to it, reaps any zombie re-parented to it (a PID 1
  * that never waits fills the pid table), and exits with the command's status (128+signal when
  * killed), as docker's tini-based init does. */
-#define _GNU_SOURCE
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
