@@ -9,7 +9,7 @@ import { isAbsolute, posix } from "node:path";
 import { InvalidArgument } from "../errdefs.js";
 import type { Mount } from "../runtime/spec.js";
 import type { MountPoint } from "./container-store.js";
-import { secureJoin } from "./secure-join.js";
+import { secureJoin } from "../secure-join.js";
 import type { VolumeStore } from "./volumes.js";
 
 export interface MountRequest {

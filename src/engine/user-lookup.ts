@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { InvalidArgument } from "../errdefs.js";
-import { secureJoin } from "./secure-join.js";
+import { secureJoin } from "../secure-join.js";
 
 export interface ExecUser {
   uid: number;

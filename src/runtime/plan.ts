@@ -163,8 +163,9 @@ function cgroupLines(w: PlanWriter, dst: string, flags: number, sources: CgroupM
   }
   const base = flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME);
   w.add("mount", "tmpfs", dst, "tmpfs", base, "mode=755", "dir");
+  // On a hybrid host runc mounts the v1 hierarchies only; the cgroup2 "unified" mount stays out.
   for (const s of sources) {
-    if (!s.name) continue;
+    if (!s.name || s.fstype === "cgroup2") continue;
     const sub = `${dst}/${s.name}`;
     if (cgroupns) {
       w.add("mount", s.fstype, sub, s.fstype, flags & ~MS.REC, s.fstype === "cgroup2" ? "-" : s.options, "dir");
@@ -173,7 +174,7 @@ function cgroupLines(w: PlanWriter, dst: string, flags: number, sources: CgroupM
       w.add("remount", sub, (flags & ~MS.REC) | MS.BIND, "-");
     }
   }
-  if (flags & MS.RDONLY) w.add("remount", dst, base | MS.RDONLY, "mode=755");
+  // runc leaves the tmpfs itself writable (only the hierarchies are read-only); so do we.
 }
 
 export function buildCreatePlan(spec: Spec, opts: CreatePlanOptions): Plan {

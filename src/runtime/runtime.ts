@@ -8,6 +8,7 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { FailedPrecondition, InvalidArgument, NotFound, wrap } from "../errdefs.js";
 import { writeFileAtomic } from "../fsutil.js";
+import { secureJoin } from "../secure-join.js";
 import { detectCgroupManager } from "./cgroups/index.js";
 import type { Cgroup, CgroupManager } from "./cgroups/types.js";
 import { cgroupMountSources } from "./cgroup-mounts.js";
@@ -102,6 +103,19 @@ export function loadBundleSpec(bundle: string): Spec {
   }
 }
 
+/** runc sets HOME from the user's passwd entry when the process env lacks it. */
+export function withHome(proc: Process, rootfs: string): Process {
+  if ((proc.env ?? []).some((e) => e.startsWith("HOME="))) return proc;
+  let home = "/";
+  try {
+    for (const line of readFileSync(secureJoin(rootfs, "/etc/passwd"), "utf8").split("\n")) {
+      const f = line.split(":");
+      if (f.length >= 6 && Number(f[2]) === proc.user.uid) { home = f[5] || "/"; break; }
+    }
+  } catch { /* no passwd: "/" */ }
+  return { ...proc, env: [...(proc.env ?? []), `HOME=${home}`] };
+}
+
 export class Runtime {
   readonly store: StateStore;
   private cgroupManager?: CgroupManager;
@@ -161,7 +175,8 @@ export class Runtime {
   async create(id: string, o: CreateOptions): Promise<{ pid: number; shim: ShimResult["shim"] }> {
     validateId(id);
     const bundle = resolve(o.bundle);
-    const spec = o.spec ?? loadBundleSpec(bundle);
+    const given = o.spec ?? loadBundleSpec(bundle);
+    const spec: Spec = given.process && given.root?.path ? { ...given, process: withHome(given.process, resolve(bundle, given.root.path)) } : given;
     await this.store.reserve(id);
     let cgroup: Cgroup | undefined;
     let pid = 0;
@@ -300,6 +315,7 @@ export class Runtime {
     const s = this.store.load(id);
     checkTransition(this.status(s), "exec", id);
     const spec = await this.store.spec(id);
+    proc = withHome(proc, `/proc/${s.pid}/root`);
     const joins: [string, string][] = [];
     for (const [file, type] of NS_FILES) {
       const target = `/proc/${s.pid}/ns/${file}`;

@@ -10,7 +10,7 @@
  */
 import { lstatSync, readlinkSync } from "node:fs";
 import { posix } from "node:path";
-import { InvalidArgument } from "../errdefs.js";
+import { InvalidArgument } from "./errdefs.js";
 
 const MAX_LINKS = 255;
 
