@@ -3,7 +3,7 @@
  * with a tmpfs on /tmp), each test under its own cgroup parent so cleanup is one rmdir sweep.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, readdirSync, rmdirSync, existsSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, readdirSync, rmdirSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultSpec } from "../../src/runtime/runc/default-spec.js";
@@ -29,9 +29,23 @@ export function makeBundle(args: string[], edit?: (s: Spec) => void, cgroupParen
 
 export interface RunResult { status: number; stdout: string; stderr: string }
 
+/**
+ * Runs a runtime command with stdout/stderr going to files, not pipes: a created container
+ * inherits the runtime's stdio (as with runc), and a pipe it holds open would keep the caller
+ * waiting until the container exits.
+ */
 export function runtimeCmd(bin: string, root: string, args: string[], input?: string): RunResult {
-  const r = spawnSync(bin, ["--root", root, ...args], { encoding: "utf8", input, timeout: 30000 });
-  return { status: r.status ?? (r.signal ? 128 : -1), stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+  const dir = mkdtempSync(join(tmpdir(), "berth-cmd-"));
+  try {
+    const out = openSync(join(dir, "out"), "w+");
+    const err = openSync(join(dir, "err"), "w+");
+    const r = spawnSync(bin, ["--root", root, ...args], { input, stdio: ["pipe", out, err], timeout: 60000 });
+    closeSync(out);
+    closeSync(err);
+    return { status: r.status ?? (r.signal ? 128 : -1), stdout: readFileSync(join(dir, "out"), "utf8"), stderr: readFileSync(join(dir, "err"), "utf8") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Removes a test's cgroup parent in every hierarchy (children first). */
