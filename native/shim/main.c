@@ -120,20 +120,11 @@ static void write_exitfile(const char *path, int status) {
   rename(tmp, path);
 }
 
-/* Monitor mode: stay the container's parent, forward signals, reap, report the exit status. */
-static int monitor(int exec_rd, const char *exitfile) {
-  int fwd[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
-  struct sigaction sa = {.sa_handler = forward};
-  for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) sigaction(fwd[i], &sa, NULL);
-  /* The caller may stop reading reports once the process runs; a report then must not kill us. */
-  signal(SIGPIPE, SIG_IGN);
+/* Without monitor-mode stdio: learn whether exec happened (EOF on the CLOEXEC pipe), then reap
+ * until the container process itself has exited (we are a subreaper: orphans come to us too). */
+static ssize_t wait_plain(int exec_rd, int *status) {
   char c;
   ssize_t n;
-  int status = 0;
-  if (bsh_io_active()) {
-    /* io.c: relays the container's stdio while it waits; reports "running" itself. */
-    n = bsh_io_loop(child_pid, exec_rd, &status);
-  } else {
   do n = read(exec_rd, &c, 1); while (n < 0 && errno == EINTR);
   close(exec_rd);
   if (n == 0) bsh_report("running");
@@ -142,9 +133,27 @@ static int monitor(int exec_rd, const char *exitfile) {
     pid_t p = waitpid(-1, &st, 0);
     if (p < 0 && errno == EINTR) continue;
     if (p < 0) break;
-    if (p == child_pid) { status = st; break; }
+    if (p == child_pid) { *status = st; break; }
   }
-  } /* end of the wait without monitor-mode stdio (left unindented to keep the diff small) */
+  child_pid = 0; /* reaped: forward() must not signal a pid that may be reused */
+  return n;
+}
+
+/* Monitor mode: stay the container's parent, forward signals, reap, report the exit status. */
+static int monitor(int exec_rd, const char *exitfile) {
+  int fwd[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
+  struct sigaction sa = {.sa_handler = forward};
+  for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) sigaction(fwd[i], &sa, NULL);
+  /* The caller may stop reading reports once the process runs; a report then must not kill us. */
+  signal(SIGPIPE, SIG_IGN);
+  ssize_t n;
+  int status = 0;
+  if (bsh_io_active()) {
+    /* io.c: relays the container's stdio while it waits; reports "running" itself. */
+    n = bsh_io_loop(child_pid, exec_rd, &status);
+  } else {
+    n = wait_plain(exec_rd, &status);
+  }
   if (n != 0) return 1; /* setup failed; the child reported why */
   bsh_report("exit %d", status);
   if (exitfile) write_exitfile(exitfile, status);

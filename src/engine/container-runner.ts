@@ -21,6 +21,7 @@ import type { EventBus } from "./events.js";
 import { resourcesFromHostConfig } from "./host-config-resources.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 import { lookupUser } from "./user-lookup.js";
+import { controlCommand } from "./exec.js";
 import type { VolumeStore } from "./volumes.js";
 import type { Mount } from "../runtime/spec.js";
 
@@ -227,19 +228,9 @@ export class ContainerRunner {
     });
   }
 
-  /** Sends a control command to the shim (resize, close-stdin). */
+  /** Sends a control command to the container's shim (resize, close-stdin). */
   control(id: string, line: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const sock = connect(join(this.runDir(id), "control.sock"));
-      let buf = "";
-      sock.setEncoding("utf8");
-      sock.on("data", (d: string) => {
-        buf += d;
-        if (buf.includes("\n")) { sock.end(); buf.startsWith("ok") ? resolve(buf.trim()) : reject(new FailedPrecondition(buf.trim().replace(/^error /, ""))); }
-      });
-      sock.on("error", reject);
-      sock.write(`${line}\n`);
-    });
+    return controlCommand(join(this.runDir(id), "control.sock"), line);
   }
 
   private readExit(id: string): number {
