@@ -151,6 +151,7 @@ static int monitor(int exec_rd, const char *exitfile) {
   if (bsh_io_active()) {
     /* io.c: relays the container's stdio while it waits; reports "running" itself. */
     n = bsh_io_loop(child_pid, exec_rd, &status);
+    child_pid = 0;
   } else {
     n = wait_plain(exec_rd, &status);
   }
