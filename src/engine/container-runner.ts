@@ -21,7 +21,7 @@ import type { EventBus } from "./events.js";
 import { resourcesFromHostConfig } from "./host-config-resources.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 import { lookupUser } from "./user-lookup.js";
-import { controlCommand } from "./exec.js";
+import { connectSocket, controlCommand } from "./exec.js";
 import type { VolumeStore } from "./volumes.js";
 import type { Mount } from "../runtime/spec.js";
 
@@ -65,6 +65,8 @@ export class ContainerRunner {
   private readonly watchers = new Map<string, Socket>();
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  /** Attach requests made before start: connected after the shim exists and before the process runs. */
+  private readonly pendingAttach = new Map<string, ((s: Socket | undefined) => void)[]>();
 
   constructor(private readonly o: ContainerRunnerOptions) {
     this.store = new ContainerStore(join(o.dataRoot, "containers"));
@@ -198,6 +200,10 @@ export class ContainerRunner {
         },
       }).catch((e) => { throw wrap(e, "failed to create container"); });
       await this.watch(id);
+      // Clients that attached before start (docker run does) get their connection now, while
+      // the process still waits on its exec fifo, so not a byte of output is missed.
+      for (const hand of this.pendingAttach.get(id) ?? []) hand(await connectSocket(join(run, "attach.sock")).catch(() => undefined));
+      this.pendingAttach.delete(id);
       await this.o.runtime.start(id);
       Object.assign(c.State, { Status: "running", Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: "", StartedAt: new Date().toISOString() });
       await this.store.save(c);
@@ -209,6 +215,8 @@ export class ContainerRunner {
       await this.store.save(c).catch(() => {});
       try { await this.o.runtime.delete(id, true); } catch { /* never created */ }
       if (mounted) await Promise.resolve(this.o.images.unmountRootfs(rootfs)).catch(() => {});
+      for (const hand of this.pendingAttach.get(id) ?? []) hand(undefined);
+      this.pendingAttach.delete(id);
       throw e;
     }
   }
@@ -225,6 +233,21 @@ export class ContainerRunner {
         void this.mutex.run(id, () => this.onExit(id)).catch((err) => this.log("error", `container ${id}: exit handling: ${(err as Error).message}`));
       });
       sock.resume();
+    });
+  }
+
+  /**
+   * A connection to the container's attach socket (docker's framing without a tty). For a created
+   * container it is made at start; undefined when the container ended without running.
+   */
+  attach(ref: string): Promise<Socket | undefined> {
+    const c = this.store.get(ref);
+    if (c.State.Running) return connectSocket(join(this.runDir(c.Id), "attach.sock"));
+    if (c.State.Status !== "created" && c.State.Status !== "exited") throw new Conflict(`You cannot attach to a ${c.State.Status} container, start it first`);
+    return new Promise((resolve) => {
+      const list = this.pendingAttach.get(c.Id) ?? [];
+      list.push(resolve);
+      this.pendingAttach.set(c.Id, list);
     });
   }
 
@@ -424,6 +447,8 @@ export class ContainerRunner {
         if (v && "com.docker.volume.anonymous" in v.Labels) await this.o.volumes.remove(m.Name, { inUse: (n) => this.volumeUsers(n, id) }).catch(() => {});
       }
     }
+    for (const hand of this.pendingAttach.get(id) ?? []) hand(undefined);
+    this.pendingAttach.delete(id);
     await this.store.remove(id);
     const { rm } = await import("node:fs/promises");
     await rm(this.runDir(id), { recursive: true, force: true });

@@ -1,0 +1,122 @@
+/**
+ * The small HTTP toolkit berthd's Docker API needs: a router with path parameters and the optional
+ * /v1.NN prefix, JSON bodies and errors in docker's shape ({"message": …}), docker's filter query
+ * parameter, multiplexed stream frames, and connection hijacking for attach and exec.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { BerthError, Conflict, FailedPrecondition, InvalidArgument, NotFound, NotImplemented, PermissionDenied, Unavailable } from "../errdefs.js";
+
+export const API_VERSION = "1.45";
+export const MIN_API_VERSION = "1.24";
+
+export interface Ctx {
+  req: IncomingMessage;
+  res?: ServerResponse;
+  /** Set for hijacked (upgraded) requests. */
+  socket?: Duplex;
+  head?: Buffer;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  body: () => Promise<any>;
+}
+
+export type Handler = (c: Ctx) => Promise<unknown> | unknown;
+
+/** A value a handler returns to answer with a status and no JSON body. */
+export class Status {
+  constructor(readonly code: number) {}
+}
+
+interface Route { method: string; re: RegExp; keys: string[]; handler: Handler }
+
+export class Router {
+  private readonly routes: Route[] = [];
+
+  add(method: string, path: string, handler: Handler): this {
+    const keys: string[] = [];
+    // {name*} matches across slashes (image names like localhost:5000/a/b).
+    const re = new RegExp(`^${path.replace(/\{(\w+)(\*?)\}/g, (_, k: string, star: string) => { keys.push(k); return star ? "(.+?)" : "([^/]+)"; })}$`);
+    this.routes.push({ method, re, keys, handler });
+    return this;
+  }
+
+  match(method: string, pathname: string): { handler: Handler; params: Record<string, string> } | undefined {
+    const path = pathname.replace(/^\/v\d+\.\d+(?=\/)/, "");
+    for (const r of this.routes) {
+      if (r.method !== method && !(method === "HEAD" && r.method === "GET")) continue;
+      const m = r.re.exec(path);
+      if (!m) continue;
+      const params: Record<string, string> = {};
+      r.keys.forEach((k, i) => { params[k] = decodeURIComponent(m[i + 1]!); });
+      return { handler: r.handler, params };
+    }
+    return undefined;
+  }
+}
+
+export function requestedVersion(pathname: string): string | undefined {
+  return /^\/v(\d+\.\d+)\//.exec(pathname)?.[1];
+}
+
+export function readBody(req: IncomingMessage, head?: Buffer): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const len = Number(req.headers["content-length"] ?? 0);
+    if (head !== undefined) {
+      // A hijacked request: the body is what followed the headers, up to Content-Length.
+      const text = head.subarray(0, len).toString("utf8");
+      if (!text) return resolve({});
+      try { return resolve(JSON.parse(text)); } catch { return reject(new InvalidArgument("invalid JSON in the request body")); }
+    }
+    const chunks: Buffer[] = [];
+    req.on("data", (d: Buffer) => chunks.push(d));
+    req.on("end", () => {
+      const text = Buffer.concat(chunks).toString("utf8");
+      if (!text.trim()) return resolve({});
+      try { resolve(JSON.parse(text)); } catch (e) { reject(new InvalidArgument(`invalid JSON in the request body: ${(e as Error).message}`)); }
+    });
+    req.on("error", reject);
+  });
+}
+
+/** docker's `filters` query parameter: {"k":{"v":true}} or the older {"k":["v"]}. */
+export function parseFilters(q: URLSearchParams): Record<string, string[]> {
+  const raw = q.get("filters");
+  if (!raw) return {};
+  let o: Record<string, unknown>;
+  try { o = JSON.parse(raw) as Record<string, unknown>; } catch { throw new InvalidArgument(`invalid filter '${raw}'`); }
+  const out: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(o)) {
+    out[k] = Array.isArray(v) ? v.map(String) : Object.keys(v as Record<string, boolean>);
+  }
+  return out;
+}
+
+export const flag = (q: URLSearchParams, k: string): boolean => ["1", "true", "True"].includes(q.get(k) ?? "");
+
+/** One place that maps error classes to HTTP statuses. */
+export function httpStatus(e: unknown): number {
+  if (e instanceof NotFound) return 404;
+  if (e instanceof Conflict || e instanceof FailedPrecondition) return 409;
+  if (e instanceof InvalidArgument) return 400;
+  if (e instanceof PermissionDenied) return 403;
+  if (e instanceof Unavailable) return 503;
+  if (e instanceof NotImplemented) return 501;
+  if (e instanceof BerthError) return 500;
+  return 500;
+}
+
+/** docker's multiplexed stream frame: type (1 stdout, 2 stderr), 3 zero bytes, uint32 BE length. */
+export function frame(stream: "stdout" | "stderr", data: Buffer): Buffer {
+  const h = Buffer.alloc(8);
+  h[0] = stream === "stdout" ? 1 : 2;
+  h.writeUInt32BE(data.length, 4);
+  return Buffer.concat([h, data]);
+}
+
+export function upgradeHeaders(socket: Duplex, tty: boolean, upgraded: boolean): void {
+  const ct = tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
+  socket.write(upgraded
+    ? `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${ct}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`
+    : `HTTP/1.1 200 OK\r\nContent-Type: ${ct}\r\n\r\n`);
+}

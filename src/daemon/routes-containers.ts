@@ -1,0 +1,184 @@
+/** Docker Engine API: /containers and /exec. */
+import type { Socket } from "node:net";
+import { Conflict, InvalidArgument } from "../errdefs.js";
+import type { ContainerRunner } from "../engine/container-runner.js";
+import { inspectView, summaryView } from "../engine/container-view.js";
+import type { ExecManager } from "../engine/exec.js";
+import { readLogs } from "../engine/logs.js";
+import { dockerStats, systemCpuNs, top, type StatsSample } from "../engine/stats.js";
+import type { Runtime } from "../runtime/runtime.js";
+import { flag, frame, parseFilters, Status, upgradeHeaders, type Ctx, type Router } from "./http.js";
+
+export interface ContainerDeps { runner: ContainerRunner; exec: ExecManager; runtime: Runtime }
+
+/** Splices a client connection and a shim socket; either end closing closes the other. */
+function splice(client: NonNullable<Ctx["socket"]>, shim: Socket, stdin: boolean): void {
+  shim.pipe(client);
+  if (stdin) {
+    client.pipe(shim);
+    // The client half-closes its side when its stdin ends: pass that on.
+    client.on("end", () => shim.end());
+  } else {
+    client.resume();
+  }
+  shim.on("close", () => client.end());
+  client.on("close", () => shim.destroy());
+  client.on("error", () => shim.destroy());
+  shim.on("error", () => client.destroy());
+}
+
+function matches(c: ReturnType<ContainerRunner["store"]["all"]>[number], f: Record<string, string[]>): boolean {
+  for (const [k, vs] of Object.entries(f)) {
+    const ok = vs.some((v) => {
+      switch (k) {
+        case "status": return c.State.Status === v;
+        case "name": return c.Name.slice(1).includes(v.replace(/^\//, ""));
+        case "id": return c.Id.startsWith(v);
+        case "ancestor": return c.ImageName === v || c.Image === v || c.Image.startsWith(`sha256:${v}`);
+        case "label": {
+          const [lk, lv] = v.split("=", 2);
+          const labels = (c.Config.Labels ?? {}) as Record<string, string>;
+          return lk! in labels && (lv === undefined || labels[lk!] === lv);
+        }
+        case "exited": return c.State.Status === "exited" && String(c.State.ExitCode) === v;
+        default: throw new InvalidArgument(`invalid filter '${k}'`);
+      }
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
+export function containerRoutes(r: Router, d: ContainerDeps): void {
+  const { runner, exec } = d;
+  r.add("POST", "/containers/create", async (c) => runner.create(c.query.get("name") ?? undefined, await c.body()));
+  r.add("GET", "/containers/json", (c) => {
+    const f = parseFilters(c.query);
+    const all = flag(c.query, "all") || Object.keys(f).length > 0;
+    let list = runner.store.all().filter((x) => (all || x.State.Running) && matches(x, f));
+    list.sort((a, b) => b.Created.localeCompare(a.Created));
+    const limit = Number(c.query.get("limit") ?? -1);
+    if (limit > 0) list = list.slice(0, limit);
+    return list.map(summaryView);
+  });
+  r.add("GET", "/containers/{id}/json", (c) => {
+    const rec = runner.store.get(c.params.id!);
+    return inspectView(rec, { execIds: exec.idsOf(rec.Id), rootfs: runner.rootfsDir(rec.Id) });
+  });
+  r.add("POST", "/containers/{id}/start", async (c) => {
+    const rec = runner.store.get(c.params.id!);
+    if (rec.State.Running) return new Status(304);
+    await runner.start(rec.Id);
+    return new Status(204);
+  });
+  r.add("POST", "/containers/{id}/stop", async (c) => {
+    const t = c.query.get("t") ?? c.query.get("timeout");
+    const stopped = await runner.stop(c.params.id!, { signal: c.query.get("signal") ?? undefined, timeout: t !== null ? Number(t) : undefined });
+    return new Status(stopped ? 204 : 304);
+  });
+  r.add("POST", "/containers/{id}/restart", async (c) => {
+    const t = c.query.get("t");
+    await runner.restart(c.params.id!, { signal: c.query.get("signal") ?? undefined, timeout: t !== null ? Number(t) : undefined });
+    return new Status(204);
+  });
+  r.add("POST", "/containers/{id}/kill", async (c) => { await runner.kill(c.params.id!, c.query.get("signal") ?? undefined); return new Status(204); });
+  r.add("POST", "/containers/{id}/pause", async (c) => { await runner.pause(c.params.id!); return new Status(204); });
+  r.add("POST", "/containers/{id}/unpause", async (c) => { await runner.unpause(c.params.id!); return new Status(204); });
+  r.add("POST", "/containers/{id}/rename", async (c) => { await runner.rename(c.params.id!, c.query.get("name") ?? ""); return new Status(204); });
+  r.add("POST", "/containers/{id}/wait", async (c) => {
+    const cond = (c.query.get("condition") ?? "not-running") as "not-running" | "next-exit" | "removed";
+    if (!["not-running", "next-exit", "removed"].includes(cond)) throw new InvalidArgument(`invalid condition: "${cond}"`);
+    const ac = new AbortController();
+    c.req.socket.once("close", () => ac.abort());
+    // Headers go out now, the body when the container stops (docker's clients expect that).
+    c.res!.writeHead(200, { "Content-Type": "application/json" });
+    const out = await runner.wait(c.params.id!, cond, ac.signal).catch(() => undefined);
+    if (out) c.res!.end(JSON.stringify({ StatusCode: out.StatusCode, Error: out.Error ?? null }));
+    return new Status(0);
+  });
+  r.add("DELETE", "/containers/{id}", async (c) => {
+    await runner.remove(c.params.id!, { force: flag(c.query, "force"), volumes: flag(c.query, "v") });
+    return new Status(204);
+  });
+  r.add("POST", "/containers/{id}/resize", async (c) => {
+    const rec = runner.store.get(c.params.id!);
+    if (!rec.State.Running) throw new Conflict(`Container ${rec.Id} is not running`);
+    await runner.control(rec.Id, `resize ${Number(c.query.get("h"))} ${Number(c.query.get("w"))}`);
+    return new Status(200);
+  });
+  r.add("POST", "/containers/{id}/attach", async (c) => {
+    const rec = runner.store.get(c.params.id!);
+    if (!c.socket) throw new InvalidArgument("attach needs a hijackable connection (Upgrade: tcp)");
+    const pending = runner.attach(rec.Id);
+    // Answer the upgrade at once: docker's CLI starts the container only after this.
+    upgradeHeaders(c.socket, !!rec.Config.Tty, c.req.headers.upgrade !== undefined);
+    const shim = await pending;
+    if (!shim) { c.socket.end(); return new Status(0); }
+    splice(c.socket, shim, flag(c.query, "stdin"));
+    return new Status(0);
+  });
+  r.add("GET", "/containers/{id}/logs", async (c) => {
+    const rec = runner.store.get(c.params.id!);
+    const out = flag(c.query, "stdout"), err = flag(c.query, "stderr");
+    if (!out && !err) throw new InvalidArgument("You must choose at least one stream");
+    const tty = !!rec.Config.Tty;
+    const ts = flag(c.query, "timestamps");
+    const tail = c.query.get("tail");
+    const ac = new AbortController();
+    c.req.socket.once("close", () => ac.abort());
+    c.res!.writeHead(200, { "Content-Type": tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream" });
+    for await (const e of readLogs(rec.LogPath, {
+      tail: tail && tail !== "all" ? Number(tail) : undefined, since: Number(c.query.get("since") ?? 0) || undefined, until: Number(c.query.get("until") ?? 0) || undefined,
+      follow: flag(c.query, "follow"), running: () => runner.store.has(rec.Id) && runner.store.get(rec.Id).State.Running, signal: ac.signal,
+    })) {
+      if ((e.stream === "stdout" && !out) || (e.stream === "stderr" && !err)) continue;
+      const data = ts ? Buffer.concat([Buffer.from(`${e.time} `), e.data]) : e.data;
+      c.res!.write(tty ? data : frame(e.stream, data));
+    }
+    c.res!.end();
+    return new Status(0);
+  });
+  r.add("GET", "/containers/{id}/top", async (c) => {
+    const rec = runner.store.get(c.params.id!);
+    if (!rec.State.Running) throw new Conflict(`Container ${rec.Id} is not running`);
+    return top(await d.runtime.cgroupOf(rec.Id).pids(), c.query.get("ps_args") ?? "-ef");
+  });
+  r.add("GET", "/containers/{id}/stats", async (c) => {
+    const rec = runner.store.get(c.params.id!);
+    const stream = c.query.get("stream") === null ? true : flag(c.query, "stream");
+    const sample = async (): Promise<StatsSample | undefined> => {
+      if (!runner.store.get(rec.Id).State.Running) return undefined;
+      return { stats: await d.runtime.cgroupOf(rec.Id).stats(), system: systemCpuNs(), read: new Date().toISOString() };
+    };
+    c.res!.writeHead(200, { "Content-Type": "application/json" });
+    let prev = flag(c.query, "one-shot") ? undefined : await sample().catch(() => undefined);
+    if (prev && !flag(c.query, "one-shot")) await new Promise((res) => setTimeout(res, stream ? 1000 : 500));
+    for (let closed = false; !closed;) {
+      const cur = await sample().catch(() => undefined);
+      const doc = cur ? dockerStats(rec.Id, rec.Name, rec.State.Pid, cur, prev) : { id: rec.Id, name: rec.Name, read: new Date().toISOString() };
+      c.res!.write(JSON.stringify(doc) + "\n");
+      if (!stream || !cur) break;
+      prev = cur;
+      await new Promise((res) => setTimeout(res, 1000));
+      closed = c.req.socket.destroyed;
+    }
+    c.res!.end();
+    return new Status(0);
+  });
+  r.add("POST", "/containers/{id}/exec", async (c) => exec.create(c.params.id!, await c.body()));
+  r.add("POST", "/exec/{id}/start", async (c) => {
+    const body = await c.body();
+    const e = exec.get(c.params.id!);
+    if (body.Detach || !c.socket) {
+      await exec.start(e.ID, { detach: true, tty: body.Tty });
+      return new Status(200);
+    }
+    const shim = await exec.start(e.ID, { tty: body.Tty });
+    upgradeHeaders(c.socket, !!(body.Tty ?? e.Config.Tty), c.req.headers.upgrade !== undefined);
+    if (shim) splice(c.socket, shim, !!e.Config.AttachStdin);
+    else c.socket.end();
+    return new Status(0);
+  });
+  r.add("GET", "/exec/{id}/json", (c) => exec.inspect(c.params.id!));
+  r.add("POST", "/exec/{id}/resize", async (c) => { await exec.resize(c.params.id!, Number(c.query.get("h")), Number(c.query.get("w"))); return new Status(200); });
+}

@@ -1,0 +1,149 @@
+/** Docker Engine API: system (ping, version, info, events), images and volumes. */
+import { release, totalmem, availableParallelism, hostname } from "node:os";
+import { InvalidArgument, NotImplemented } from "../errdefs.js";
+import type { ContainerRunner } from "../engine/container-runner.js";
+import type { EventBus } from "../engine/events.js";
+import type { EngineImages } from "../engine/images.js";
+import type { VolumeStore } from "../engine/volumes.js";
+import type { CgroupManager } from "../runtime/cgroups/types.js";
+import { familiarString, parseReference } from "../image/index.js";
+import { API_VERSION, MIN_API_VERSION, flag, parseFilters, Status, type Router } from "./http.js";
+
+export interface SystemDeps {
+  runner: ContainerRunner;
+  images: EngineImages;
+  volumes: VolumeStore;
+  events: EventBus;
+  cgroups: CgroupManager;
+  dataRoot: string;
+}
+
+const VERSION = "0.1.0";
+
+export function systemRoutes(r: Router, d: SystemDeps): void {
+  r.add("GET", "/_ping", () => "OK");
+  r.add("GET", "/version", () => ({
+    Platform: { Name: "berth" }, Version: VERSION, ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION,
+    GitCommit: "", GoVersion: `node ${process.version}`, Os: "linux", Arch: "amd64", KernelVersion: release(), BuildTime: "",
+    Components: [{ Name: "Engine", Version: VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: "linux", Arch: "amd64", KernelVersion: release() } }],
+  }));
+  r.add("GET", "/info", async () => {
+    const all = d.runner.store.all();
+    const imgs = await d.images.images.list();
+    return {
+      ID: "berth", Containers: all.length, ContainersRunning: all.filter((c) => c.State.Running && !c.State.Paused).length,
+      ContainersPaused: all.filter((c) => c.State.Paused).length, ContainersStopped: all.filter((c) => !c.State.Running).length,
+      Images: imgs.length, Driver: d.images.snapshots.name === "overlay" ? "overlay2" : d.images.snapshots.name, DriverStatus: [["Backing Filesystem", "extfs"]],
+      MemoryLimit: true, SwapLimit: true, CpuCfsPeriod: true, CpuCfsQuota: true, CPUShares: true, CPUSet: true, PidsLimit: true, OomKillDisable: true,
+      IPv4Forwarding: false, Debug: false, NFd: 0, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: "json-file",
+      CgroupDriver: "cgroupfs", CgroupVersion: d.cgroups.mode === "v2" ? "2" : "1", NEventsListener: 0, KernelVersion: release(),
+      OperatingSystem: "berth on Linux", OSType: "linux", Architecture: "x86_64", NCPU: availableParallelism(), MemTotal: totalmem(),
+      DockerRootDir: d.dataRoot, Name: hostname(), Labels: [], ExperimentalBuild: false, ServerVersion: VERSION,
+      Runtimes: { berth: { path: "berth-shim" } }, DefaultRuntime: "berth", Swarm: { LocalNodeState: "inactive" },
+      SecurityOptions: ["name=seccomp,profile=builtin"], Warnings: d.cgroups.mode === "hybrid" ? ["cgroups: hybrid hierarchy (v1 controllers + cgroup2); berth uses both"] : [],
+      Plugins: { Volume: ["local"], Network: ["host", "null"], Log: ["json-file"] },
+    };
+  });
+  r.add("GET", "/events", async (c) => {
+    const f = parseFilters(c.query);
+    const ac = new AbortController();
+    c.req.socket.once("close", () => ac.abort());
+    const num = (k: string): number | undefined => (c.query.get(k) ? Number(c.query.get(k)) : undefined);
+    c.res!.writeHead(200, { "Content-Type": "application/json" });
+    c.res!.flushHeaders();
+    for await (const e of d.events.subscribe({ since: num("since"), until: num("until"), signal: ac.signal })) {
+      if (f.type && !f.type.includes(e.Type)) continue;
+      if (f.event && !f.event.includes(e.Action)) continue;
+      if (f.container && !f.container.some((x) => e.Actor.ID.startsWith(x) || e.Actor.Attributes.name === x)) continue;
+      c.res!.write(JSON.stringify(e) + "\n");
+    }
+    c.res!.end();
+    return new Status(0);
+  });
+
+  // ---- images ----
+  r.add("GET", "/images/json", async () => {
+    const out = [];
+    for (const img of await d.images.images.list()) {
+      const i = await d.images.images.inspect(img.id);
+      out.push({
+        Id: i.Id, ParentId: "", RepoTags: i.RepoTags ?? [], RepoDigests: i.RepoDigests ?? [], Created: Math.floor(Date.parse(i.Created ?? "") / 1000) || 0,
+        Size: i.Size ?? 0, SharedSize: -1, VirtualSize: i.Size ?? 0, Labels: (i.Config as any)?.Labels ?? {}, Containers: -1,
+      });
+    }
+    return out;
+  });
+  r.add("GET", "/images/{name*}/json", (c) => d.images.inspect(c.params.name!));
+  r.add("GET", "/images/{name*}/history", (c) => d.images.images.history(c.params.name!));
+  r.add("POST", "/images/{name*}/tag", async (c) => {
+    const repo = c.query.get("repo");
+    if (!repo) throw new InvalidArgument("repository name must have at least one component");
+    await d.images.images.tag(c.params.name!, c.query.get("tag") ? `${repo}:${c.query.get("tag")}` : repo);
+    d.events.emit("image", "tag", c.params.name!, { name: repo });
+    return new Status(201);
+  });
+  r.add("DELETE", "/images/{name*}", async (c) => {
+    const items = await d.images.images.remove(c.params.name!, {
+      force: flag(c.query, "force"), inUse: (id) => d.runner.store.all().some((x) => x.Image === id),
+    });
+    return items;
+  });
+  r.add("POST", "/images/create", async (c) => {
+    const src = c.query.get("fromSrc");
+    const res = c.res!;
+    res.writeHead(200, { "Content-Type": "application/json" });
+    try {
+      if (src === "-") {
+        const ref = c.query.get("repo") ? `${c.query.get("repo")}${c.query.get("tag") ? `:${c.query.get("tag")}` : ""}` : undefined;
+        const changes = c.query.getAll("changes");
+        if (changes.length) throw new NotImplemented("import --change is not supported yet");
+        const id = await d.images.importRootfs(c.req, { reference: ref, message: c.query.get("message") ?? undefined });
+        d.events.emit("image", "import", id, {});
+        res.end(JSON.stringify({ status: id }) + "\n");
+        return new Status(0);
+      }
+      if (src) throw new NotImplemented("import from a URL is not supported yet; use fromSrc=-");
+      const image = c.query.get("fromImage");
+      if (!image) throw new InvalidArgument("fromImage or fromSrc is required");
+      const tag = c.query.get("tag");
+      const ref = tag ? (tag.startsWith("sha256:") ? `${image}@${tag}` : `${image}:${tag}`) : image;
+      res.write(JSON.stringify({ status: `Pulling from ${familiarString(parseReference(ref)).split(":")[0]}`, id: tag ?? "latest" }) + "\n");
+      const id = await d.images.pull(ref, {
+        onProgress: (e) => res.write(JSON.stringify({ status: e.status, id: e.id, ...(e.total ? { progressDetail: { current: e.current ?? 0, total: e.total } } : {}) }) + "\n"),
+      });
+      res.write(JSON.stringify({ status: `Digest: ${id}` }) + "\n");
+      res.end(JSON.stringify({ status: `Status: Downloaded newer image for ${familiarString(parseReference(ref))}` }) + "\n");
+      d.events.emit("image", "pull", ref, {});
+    } catch (e) {
+      res.end(JSON.stringify({ errorDetail: { message: (e as Error).message }, error: (e as Error).message }) + "\n");
+    }
+    return new Status(0);
+  });
+
+  // ---- volumes ----
+  r.add("GET", "/volumes", () => ({ Volumes: d.volumes.list(), Warnings: [] }));
+  r.add("POST", "/volumes/create", async (c) => {
+    const b = await c.body();
+    const v = await d.volumes.create(b.Name || undefined, { labels: b.Labels, driver: b.Driver, options: b.DriverOpts });
+    d.events.emit("volume", "create", v.Name, { driver: "local" });
+    return new Status201(v);
+  });
+  r.add("GET", "/volumes/{name}", (c) => d.volumes.inspect(c.params.name!));
+  r.add("DELETE", "/volumes/{name}", async (c) => {
+    await d.volumes.remove(c.params.name!, { force: flag(c.query, "force"), inUse: (n) => d.runner.volumeUsers(n) });
+    d.events.emit("volume", "destroy", c.params.name!, { driver: "local" });
+    return new Status(204);
+  });
+  r.add("POST", "/volumes/prune", async (c) => {
+    const f = parseFilters(c.query);
+    return d.volumes.prune({ inUse: (n) => d.runner.volumeUsers(n), all: (f.all ?? []).includes("true") || (f.all ?? []).includes("1") });
+  });
+
+  // ---- networks: only host and none exist until bridge networking lands ----
+  r.add("GET", "/networks", () => ["host", "none"].map((n) => ({ Name: n, Id: n, Scope: "local", Driver: n === "none" ? "null" : "host", EnableIPv6: false, Internal: false, Attachable: false, Ingress: false, IPAM: { Driver: "default", Config: [] }, Containers: {}, Options: {}, Labels: {} })));
+}
+
+/** A JSON body answered with 201 Created. */
+export class Status201 {
+  constructor(readonly body: unknown) {}
+}
