@@ -65,6 +65,7 @@ static int resolve_exec(const char *file, char *out, size_t outlen, struct bsh_e
     snprintf(out, outlen, "%s", file);
     if (stat(out, &st) < 0) return bsh_fail(err, "exec", errno, "\"%s\": stat", file);
     if (S_ISDIR(st.st_mode)) return bsh_fail(err, "exec", EACCES, "\"%s\": is a directory", file);
+    if (access(out, X_OK) < 0) return bsh_fail(err, "exec", errno, "\"%s\"", file);
     return 0;
   }
   const char *p = env_path();

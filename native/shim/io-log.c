@@ -83,11 +83,11 @@ static void rotate(void) {
     snprintf(to, sizeof to, "%s.%d", lg.path, i);
     if (i == 1) snprintf(from, sizeof from, "%s", lg.path);
     else snprintf(from, sizeof from, "%s.%d", lg.path, i - 1);
-    rename(from, to); /* ENOENT: that generation does not exist yet */
+    renameat(bsh_host_root, bsh_host_rel(from), bsh_host_root, bsh_host_rel(to)); /* ENOENT: that generation does not exist yet */
   }
   close(lg.fd);
   /* If the new file cannot be made (disk gone), logging stops; the container keeps running. */
-  lg.fd = open(lg.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  lg.fd = openat(bsh_host_root, bsh_host_rel(lg.path), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   lg.size = 0;
 }
 

@@ -91,28 +91,35 @@ int bsh_io_directive(const struct bsh_line *l, struct bsh_err *err) {
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 static int listen_unix(const char *path, const char *step, struct bsh_err *err) {
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  if (strlen(path) >= sizeof sa.sun_path) return bsh_fail(err, step, ENAMETOOLONG, "%s", path);
-  strcpy(sa.sun_path, path);
+  struct sockaddr_un sa;
+  int dirfd;
+  if (bsh_unix_addr(path, &sa, &dirfd) < 0) return bsh_fail(err, step, errno, "%s", path);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return bsh_fail(err, step, errno, "socket for %s", path);
+  if (fd < 0) {
+    int e = errno;
+    if (dirfd >= 0) close(dirfd);
+    return bsh_fail(err, step, e, "socket for %s", path);
+  }
   /* A socket left by a shim that was killed would make bind fail with EADDRINUSE. */
   struct stat st;
   if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path);
   /* The umask, not a chmod after bind, so there is no moment another user could connect. */
   mode_t old = umask(0177);
   int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
-  umask(old);
-  if (r == 0 && listen(fd, 16) == 0) return fd;
   int e = errno;
+  umask(old);
+  if (dirfd >= 0) close(dirfd);
+  errno = e;
+  if (r == 0 && listen(fd, 16) == 0) return fd;
+  e = errno;
   close(fd);
   return bsh_fail(err, step, e, "listen on %s", path);
 }
 
 static void cleanup(void) {
   if (getpid() != io.owner) return; /* the clone()d child shares this atexit list */
-  if (io.attach_l >= 0) unlink(io.attach_path);
-  if (io.control_l >= 0) unlink(io.control_path);
+  if (io.attach_l >= 0) unlinkat(bsh_host_root, bsh_host_rel(io.attach_path), 0);
+  if (io.control_l >= 0) unlinkat(bsh_host_root, bsh_host_rel(io.control_path), 0);
 }
 
 int bsh_io_prepare(int monitor_mode, int *console_fd, struct bsh_err *err) {

@@ -97,10 +97,12 @@ static int clone_flags(const char *s, int *cgroupns, int *timens, int *userns) {
 
 static int connect_unix(const char *path, struct bsh_err *err) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  if (strlen(path) >= sizeof sa.sun_path) return bsh_fail(err, "console socket", ENAMETOOLONG, "%s", path);
-  strcpy(sa.sun_path, path);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) return bsh_fail(err, "console socket", errno, "connect %s", path);
+  struct sockaddr_un sa;
+  int dirfd;
+  if (fd < 0 || bsh_unix_addr(path, &sa, &dirfd) < 0) return bsh_fail(err, "console socket", errno, "%s", path);
+  int r = connect(fd, (struct sockaddr *)&sa, sizeof sa), e = errno;
+  if (dirfd >= 0) close(dirfd);
+  if (r < 0) return bsh_fail(err, "console socket", e, "connect %s", path);
   /* The child uses it: keep it across clone, close on exec. */
   return fd;
 }
@@ -112,12 +114,12 @@ static void forward(int sig) {
 static void write_exitfile(const char *path, int status) {
   char tmp[4200], val[32];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = openat(bsh_host_root, bsh_host_rel(tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return;
   int n = snprintf(val, sizeof val, "%d\n", status);
   if (write(fd, val, (size_t)n) == n) fsync(fd);
   close(fd);
-  rename(tmp, path);
+  renameat(bsh_host_root, bsh_host_rel(tmp), bsh_host_root, bsh_host_rel(path));
 }
 
 /* Without monitor-mode stdio: learn whether exec happened (EOF on the CLOEXEC pipe), then reap
@@ -181,6 +183,9 @@ int main(int argc, char **argv) {
   int fifo_fd = -1, console_fd = -1, start = nlines;
   const char *exitfile = NULL;
   char timens_offsets[1024] = "";
+  enum { MAX_JOINS = 8 };
+  struct { int fd; char **line; } joins[MAX_JOINS];
+  int njoin = 0;
 
   for (int i = 0; i < nlines; i++) {
     char **f = lines[i].fields;
@@ -202,10 +207,10 @@ int main(int argc, char **argv) {
       console_fd = connect_unix(f[1], &err);
       if (console_fd < 0) r = -1;
     } else if (!strcmp(f[0], "join") && n > 2) {
-      int fd = open(f[1], O_RDONLY | O_CLOEXEC);
-      if (fd < 0) r = bsh_fail(&err, "join namespace", errno, "%s namespace %s", f[2], f[1]);
-      else if (setns(fd, 0) < 0) r = bsh_fail(&err, "join namespace", errno, "%s namespace %s", f[2], f[1]);
-      if (fd >= 0) close(fd);
+      /* Opened now, entered after the stdio below: log, socket and fifo paths are the host's. */
+      if (njoin == MAX_JOINS) r = bsh_fail(&err, "join namespace", E2BIG, "more than %d", MAX_JOINS);
+      else if ((joins[njoin].fd = open(f[1], O_RDONLY | O_CLOEXEC)) < 0) r = bsh_fail(&err, "join namespace", errno, "%s namespace %s", f[2], f[1]);
+      else joins[njoin++].line = f;
     } else if (!strncmp(f[0], "seccomp-", 8)) {
       r = bsh_seccomp_directive(&lines[i], &err);
     } else if (bsh_io_handles(f[0])) { /* io.c: monitor-mode stdio */
@@ -214,6 +219,24 @@ int main(int argc, char **argv) {
       r = bsh_fail(&err, "plan", EINVAL, "unknown directive %s", f[0]);
     }
     if (r < 0) { bsh_report_error(&err); return 1; }
+  }
+
+  if (monitor_mode) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  /* io.c: stdio pipes / terminal-relay socketpair (becomes console_fd), log, sockets. */
+  if (bsh_io_prepare(monitor_mode, &console_fd, &err) < 0) { bsh_report_error(&err); return 1; }
+
+  if (njoin > 0 && (bsh_host_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+    bsh_fail(&err, "join namespace", errno, "open the host root");
+    bsh_report_error(&err);
+    return 1;
+  }
+  for (int i = 0; i < njoin; i++) {
+    if (setns(joins[i].fd, 0) < 0) {
+      bsh_fail(&err, "join namespace", errno, "%s namespace %s", joins[i].line[2], joins[i].line[1]);
+      bsh_report_error(&err);
+      return 1;
+    }
+    close(joins[i].fd);
   }
 
   if (timens) {
@@ -228,10 +251,6 @@ int main(int argc, char **argv) {
       close(fd);
     }
   }
-  if (monitor_mode) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-  /* io.c: stdio pipes / terminal-relay socketpair (becomes console_fd), log, sockets. */
-  if (bsh_io_prepare(monitor_mode, &console_fd, &err) < 0) { bsh_report_error(&err); return 1; }
-
   int go[2], execp[2];
   if (pipe2(go, O_CLOEXEC) < 0 || pipe2(execp, O_CLOEXEC) < 0) { bsh_fail(&err, "pipe", errno, "-"); bsh_report_error(&err); return 1; }
 

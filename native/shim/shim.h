@@ -37,6 +37,16 @@ int bsh_seccomp_configured(void);
 
 /* util.c */
 extern int bsh_report_fd;
+/* The host's root, kept as a descriptor once the shim has joined a container's mount namespace
+ * (exec), so host paths in the plan (exit file, sockets, log) still name host files: use
+ * *at(bsh_host_root, bsh_host_rel(path)). AT_FDCWD until then. */
+extern int bsh_host_root;
+const char *bsh_host_rel(const char *path);
+/* Fills a unix socket address for path. A path longer than sun_path is reached through an
+ * O_PATH descriptor of its directory (/proc/self/fd/N/name); *dirfd holds it, to be closed
+ * after bind or connect (-1 when none was needed). */
+struct sockaddr_un;
+int bsh_unix_addr(const char *path, struct sockaddr_un *sa, int *dirfd);
 void bsh_decode(char *s);
 int bsh_parse_plan(char *buf, struct bsh_line *lines, int max);
 

@@ -2,12 +2,22 @@
 #include "shim.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 int bsh_report_fd = -1;
+int bsh_host_root = AT_FDCWD;
+
+const char *bsh_host_rel(const char *path) {
+  if (bsh_host_root == AT_FDCWD) return path;
+  while (*path == '/') path++;
+  return *path ? path : ".";
+}
 
 int bsh_fail(struct bsh_err *err, const char *step, int errnum, const char *fmt, ...) {
   va_list ap;
@@ -64,9 +74,10 @@ static void encode(const char *in, char *out, size_t outlen) {
 }
 
 void bsh_report_error(const struct bsh_err *err) {
-  char detail[1600];
+  char step[128], detail[1600];
+  encode(err->step ? err->step : "shim", step, sizeof step);
   encode(err->detail, detail, sizeof detail);
-  bsh_report("error %s %d %s", err->step ? err->step : "shim", err->errnum, detail[0] ? detail : "-");
+  bsh_report("error %s %d %s", step, err->errnum, detail[0] ? detail : "-");
 }
 
 static int hexval(char c) {
@@ -106,4 +117,31 @@ int bsh_parse_plan(char *buf, struct bsh_line *lines, int max) {
     if (l->nfields > 0) n++;
   }
   return n;
+}
+
+int bsh_unix_addr(const char *path, struct sockaddr_un *sa, int *dirfd) {
+  *dirfd = -1;
+  memset(sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  if (strlen(path) < sizeof sa->sun_path) {
+    strcpy(sa->sun_path, path);
+    return 0;
+  }
+  const char *slash = strrchr(path, '/');
+  if (!slash || slash == path) { errno = ENAMETOOLONG; return -1; }
+  char dir[4096];
+  size_t dl = (size_t)(slash - path);
+  if (dl >= sizeof dir) { errno = ENAMETOOLONG; return -1; }
+  memcpy(dir, path, dl);
+  dir[dl] = 0;
+  *dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (*dirfd < 0) return -1;
+  int n = snprintf(sa->sun_path, sizeof sa->sun_path, "/proc/self/fd/%d/%s", *dirfd, slash + 1);
+  if (n < 0 || (size_t)n >= sizeof sa->sun_path) {
+    close(*dirfd);
+    *dirfd = -1;
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  return 0;
 }

@@ -91,7 +91,7 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
     const ac = new AbortController();
     c.req.socket.once("close", () => ac.abort());
     // Headers go out now, the body when the container stops (docker's clients expect that).
-    c.res!.writeHead(200, { "Content-Type": "application/json" });
+    c.res!.writeHead(200, { "Content-Type": "application/json" }).flushHeaders();
     const out = await runner.wait(c.params.id!, cond, ac.signal).catch(() => undefined);
     if (out) c.res!.end(JSON.stringify({ StatusCode: out.StatusCode, Error: out.Error ?? null }));
     return new Status(0);
@@ -126,7 +126,7 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
     const tail = c.query.get("tail");
     const ac = new AbortController();
     c.req.socket.once("close", () => ac.abort());
-    c.res!.writeHead(200, { "Content-Type": tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream" });
+    c.res!.writeHead(200, { "Content-Type": tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream" }).flushHeaders();
     for await (const e of readLogs(rec.LogPath, {
       tail: tail && tail !== "all" ? Number(tail) : undefined, since: Number(c.query.get("since") ?? 0) || undefined, until: Number(c.query.get("until") ?? 0) || undefined,
       follow: flag(c.query, "follow"), running: () => runner.store.has(rec.Id) && runner.store.get(rec.Id).State.Running, signal: ac.signal,
@@ -150,7 +150,7 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
       if (!runner.store.get(rec.Id).State.Running) return undefined;
       return { stats: await d.runtime.cgroupOf(rec.Id).stats(), system: systemCpuNs(), read: new Date().toISOString() };
     };
-    c.res!.writeHead(200, { "Content-Type": "application/json" });
+    c.res!.writeHead(200, { "Content-Type": "application/json" }).flushHeaders();
     let prev = flag(c.query, "one-shot") ? undefined : await sample().catch(() => undefined);
     if (prev && !flag(c.query, "one-shot")) await new Promise((res) => setTimeout(res, stream ? 1000 : 500));
     for (let closed = false; !closed;) {
@@ -173,8 +173,18 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
       await exec.start(e.ID, { detach: true, tty: body.Tty });
       return new Status(200);
     }
-    const shim = await exec.start(e.ID, { tty: body.Tty });
-    upgradeHeaders(c.socket, !!(body.Tty ?? e.Config.Tty), c.req.headers.upgrade !== undefined);
+    // As dockerd: the connection is hijacked first, and a failure to start is written into it
+    // (the client then reads the exit code, 126 or 127, from the exec's inspect).
+    const tty = !!(body.Tty ?? e.Config.Tty);
+    upgradeHeaders(c.socket, tty, c.req.headers.upgrade !== undefined);
+    let shim: Socket | undefined;
+    try {
+      shim = await exec.start(e.ID, { tty: body.Tty });
+    } catch (err) {
+      const msg = Buffer.from(`${(err as Error).message}\r\n`);
+      c.socket.end(tty ? msg : frame("stdout", msg));
+      return new Status(0);
+    }
     if (shim) splice(c.socket, shim, !!e.Config.AttachStdin);
     else c.socket.end();
     return new Status(0);

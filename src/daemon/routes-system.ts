@@ -49,7 +49,7 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
     const ac = new AbortController();
     c.req.socket.once("close", () => ac.abort());
     const num = (k: string): number | undefined => (c.query.get(k) ? Number(c.query.get(k)) : undefined);
-    c.res!.writeHead(200, { "Content-Type": "application/json" });
+    c.res!.writeHead(200, { "Content-Type": "application/json" }).flushHeaders();
     c.res!.flushHeaders();
     for await (const e of d.events.subscribe({ since: num("since"), until: num("until"), signal: ac.signal })) {
       if (f.type && !f.type.includes(e.Type)) continue;
@@ -91,7 +91,7 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
   r.add("POST", "/images/create", async (c) => {
     const src = c.query.get("fromSrc");
     const res = c.res!;
-    res.writeHead(200, { "Content-Type": "application/json" });
+    res.writeHead(200, { "Content-Type": "application/json" }).flushHeaders();
     try {
       if (src === "-") {
         const ref = c.query.get("repo") ? `${c.query.get("repo")}${c.query.get("tag") ? `:${c.query.get("tag")}` : ""}` : undefined;

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { join } from "node:path";
 import { Conflict, FailedPrecondition, InvalidArgument, NotFound, NotImplemented, wrap } from "../errdefs.js";
 import type { Runtime } from "../runtime/runtime.js";
@@ -21,7 +21,8 @@ import type { EventBus } from "./events.js";
 import { resourcesFromHostConfig } from "./host-config-resources.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 import { lookupUser } from "./user-lookup.js";
-import { connectSocket, controlCommand } from "./exec.js";
+import { controlCommand } from "./exec.js";
+import { connectSocket, connectUnix } from "../unix-socket.js";
 import type { VolumeStore } from "./volumes.js";
 import type { Mount } from "../runtime/spec.js";
 
@@ -217,6 +218,9 @@ export class ContainerRunner {
       if (mounted) await Promise.resolve(this.o.images.unmountRootfs(rootfs)).catch(() => {});
       for (const hand of this.pendingAttach.get(id) ?? []) hand(undefined);
       this.pendingAttach.delete(id);
+      this.notify(id, { StatusCode: code });
+      // As dockerd: --rm removes a container whose start failed (docker run waits for that).
+      if (c.HostConfig.AutoRemove) await this.removeLocked(id, { force: true, volumes: true }).catch(() => {});
       throw e;
     }
   }
@@ -224,7 +228,7 @@ export class ContainerRunner {
   /** Connects to the shim's control socket; its close is the container's exit. */
   private watch(id: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      const sock = connect(join(this.runDir(id), "control.sock"));
+      const sock = connectUnix(join(this.runDir(id), "control.sock"));
       sock.once("connect", () => { this.watchers.set(id, sock); resolve(); });
       sock.once("error", (e) => reject(e));
       sock.on("close", () => {

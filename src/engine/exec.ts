@@ -6,7 +6,8 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
+import { connectSocket, connectUnix } from "../unix-socket.js";
 import { join } from "node:path";
 import { Conflict, InvalidArgument, NotFound } from "../errdefs.js";
 import type { Runtime } from "../runtime/runtime.js";
@@ -16,6 +17,7 @@ import type { ContainerRunner } from "./container-runner.js";
 import { mergeEnv } from "./container-spec.js";
 import { lookupUser } from "./user-lookup.js";
 import { wrap } from "../errdefs.js";
+import { ShimStepError } from "../runtime/shim.js";
 
 export interface ExecConfig {
   Cmd: string[];
@@ -102,7 +104,12 @@ export class ExecManager {
       onPid: async () => {
         if (!opts.detach) attached = await connectSocket(join(dir, "attach.sock"));
       },
-    }).catch((err) => { e.Running = false; e.ExitCode = 126; throw wrap(err, "OCI runtime exec failed"); });
+    }).catch((err) => {
+      e.Running = false;
+      void rm(dir, { recursive: true, force: true });
+      e.ExitCode = (err instanceof ShimStepError ? err.execStatus : undefined) ?? 126;
+      throw wrap(err, "OCI runtime exec failed");
+    });
     e.Running = true;
     e.Pid = res.pid;
     res.shim.unref();
@@ -139,17 +146,9 @@ export class ExecManager {
   }
 }
 
-export function connectSocket(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect(path);
-    s.once("connect", () => resolve(s));
-    s.once("error", reject);
-  });
-}
-
 export function controlCommand(path: string, line: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const sock = connect(path);
+    const sock = connectUnix(path);
     let buf = "";
     sock.setEncoding("utf8");
     sock.on("data", (d: string) => {
