@@ -245,7 +245,7 @@ static void on_client(struct client *c) {
   if (n < 0 || (n == 0 && c->control)) { drop(c); return; }
   if (n == 0) {
     c->reading = 0; /* half-closed: it may still want the output */
-    if (io.stdin_once) close_stdin();
+    if (io.stdin_once && !io.relay) close_stdin(); /* as docker: a terminal's stdin outlives its client */
     return;
   }
   if (!c->control) {
@@ -390,7 +390,7 @@ int bsh_io_loop(pid_t child, int exec_rd, int *status) {
         struct client *c = &io.cl[tag[i] - T_CLIENT];
         if (c->fd < 0) continue;
         if (pfd[i].revents & (POLLERR | POLLHUP | POLLNVAL) && !(pfd[i].revents & POLLIN)) {
-          if (c->reading && !c->control && io.stdin_once) close_stdin();
+          if (c->reading && !c->control && io.stdin_once && !io.relay) close_stdin();
           drop(c);
         } else {
           on_client(c);

@@ -7,17 +7,23 @@ import type { ExecManager } from "../engine/exec.js";
 import { readLogs } from "../engine/logs.js";
 import { dockerStats, systemCpuNs, top, type StatsSample } from "../engine/stats.js";
 import type { Runtime } from "../runtime/runtime.js";
+import { DEFAULT_DETACH_KEYS, DetachFilter, parseDetachKeys } from "./detach-keys.js";
 import { flag, frame, parseFilters, Status, upgradeHeaders, type Ctx, type Router } from "./http.js";
 
 export interface ContainerDeps { runner: ContainerRunner; exec: ExecManager; runtime: Runtime }
 
-/** Splices a client connection and a shim socket; either end closing closes the other. */
-function splice(client: NonNullable<Ctx["socket"]>, shim: Socket, stdin: boolean): void {
+/**
+ * Splices a client connection and a shim socket; either end closing closes the other. The
+ * client's input passes a detach-key filter: the sequence ends the attachment only.
+ */
+function splice(client: NonNullable<Ctx["socket"]>, shim: Socket, stdin: boolean, detachKeys: Buffer): void {
   shim.pipe(client);
   if (stdin) {
-    client.pipe(shim);
+    const filter = new DetachFilter(detachKeys);
+    client.pipe(filter).pipe(shim, { end: false });
     // The client half-closes its side when its stdin ends: pass that on.
-    client.on("end", () => shim.end());
+    filter.on("end", () => shim.end());
+    filter.on("detach", () => { client.unpipe(filter); shim.destroy(); client.end(); });
   } else {
     client.resume();
   }
@@ -109,12 +115,13 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
   r.add("POST", "/containers/{id}/attach", async (c) => {
     const rec = runner.store.get(c.params.id!);
     if (!c.socket) throw new InvalidArgument("attach needs a hijackable connection (Upgrade: tcp)");
+    const keys = parseDetachKeys(c.query.get("detachKeys") || DEFAULT_DETACH_KEYS);
     const pending = runner.attach(rec.Id);
     // Answer the upgrade at once: docker's CLI starts the container only after this.
     upgradeHeaders(c.socket, !!rec.Config.Tty, c.req.headers.upgrade !== undefined);
     const shim = await pending;
     if (!shim) { c.socket.end(); return new Status(0); }
-    splice(c.socket, shim, flag(c.query, "stdin"));
+    splice(c.socket, shim, flag(c.query, "stdin"), keys);
     return new Status(0);
   });
   r.add("GET", "/containers/{id}/logs", async (c) => {
@@ -176,6 +183,7 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
     // As dockerd: the connection is hijacked first, and a failure to start is written into it
     // (the client then reads the exit code, 126 or 127, from the exec's inspect).
     const tty = !!(body.Tty ?? e.Config.Tty);
+    const keys = parseDetachKeys(e.Config.DetachKeys || DEFAULT_DETACH_KEYS);
     upgradeHeaders(c.socket, tty, c.req.headers.upgrade !== undefined);
     let shim: Socket | undefined;
     try {
@@ -185,7 +193,7 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
       c.socket.end(tty ? msg : frame("stdout", msg));
       return new Status(0);
     }
-    if (shim) splice(c.socket, shim, !!e.Config.AttachStdin);
+    if (shim) splice(c.socket, shim, !!e.Config.AttachStdin, keys);
     else c.socket.end();
     return new Status(0);
   });
