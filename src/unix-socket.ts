@@ -14,7 +14,10 @@ export function connectUnix(path: string): Socket {
   if (Buffer.byteLength(path) <= SUN_PATH_MAX) return connect(path);
   const fd = openSync(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
   const s = connect(`/proc/self/fd/${fd}/${basename(path)}`);
-  const done = (): void => closeSync(fd);
+  // Either event comes first; the descriptor must be closed exactly once (a second close could
+  // hit a descriptor number reused meanwhile).
+  let open = true;
+  const done = (): void => { if (open) { open = false; closeSync(fd); } };
   s.once("connect", done);
   s.once("error", done);
   return s;

@@ -47,7 +47,8 @@ export function dockerStats(id: string, name: string, pid: number, cur: StatsSam
     memory_stats: {
       usage: m.usage, ...(m.maxUsage ? { max_usage: m.maxUsage } : {}),
       // docker's CLI subtracts total_inactive_file (v1) or inactive_file (v2) from usage.
-      stats: { ...m.stats, total_inactive_file: m.inactiveFile, inactive_file: m.inactiveFile },
+      // Unsigned in docker's schema: "no limit" entries (-1 here) are left out, or clients fail to decode.
+      stats: { ...Object.fromEntries(Object.entries(m.stats).filter(([, v]) => v >= 0)), total_inactive_file: m.inactiveFile, inactive_file: m.inactiveFile },
       ...(m.failcnt ? { failcnt: m.failcnt } : {}),
       limit: m.limit > 0 ? m.limit : totalMemory(),
     },
