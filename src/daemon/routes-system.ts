@@ -107,13 +107,32 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
       if (!image) throw new InvalidArgument("fromImage or fromSrc is required");
       const tag = c.query.get("tag");
       const ref = tag ? (tag.startsWith("sha256:") ? `${image}@${tag}` : `${image}:${tag}`) : image;
-      res.write(JSON.stringify({ status: `Pulling from ${familiarString(parseReference(ref)).split(":")[0]}`, id: tag ?? "latest" }) + "\n");
+      res.write(JSON.stringify({ status: `Pulling from ${familiarString(parseReference(ref)).replace(/:[^:/]+$/, "")}`, id: tag ?? "latest" }) + "\n");
       const id = await d.images.pull(ref, {
         onProgress: (e) => res.write(JSON.stringify({ status: e.status, id: e.id, ...(e.total ? { progressDetail: { current: e.current ?? 0, total: e.total } } : {}) }) + "\n"),
       });
       res.write(JSON.stringify({ status: `Digest: ${id}` }) + "\n");
       res.end(JSON.stringify({ status: `Status: Downloaded newer image for ${familiarString(parseReference(ref))}` }) + "\n");
       d.events.emit("image", "pull", ref, {});
+    } catch (e) {
+      res.end(JSON.stringify({ errorDetail: { message: (e as Error).message }, error: (e as Error).message }) + "\n");
+    }
+    return new Status(0);
+  });
+
+  r.add("POST", "/images/{name*}/push", async (c) => {
+    const tag = c.query.get("tag");
+    const ref = tag ? `${c.params.name}:${tag}` : c.params.name!;
+    await d.images.inspect(ref); // a missing image is a 404 before the stream starts
+    const res = c.res!;
+    res.writeHead(200, { "Content-Type": "application/json" }).flushHeaders();
+    try {
+      res.write(JSON.stringify({ status: `The push refers to repository [${familiarString(parseReference(ref)).replace(/:[^:/]+$/, "")}]` }) + "\n");
+      const r = await d.images.push(ref, {
+        onProgress: (e) => res.write(JSON.stringify({ status: e.status, id: e.id, ...(e.total ? { progressDetail: { current: e.current ?? 0, total: e.total } } : {}) }) + "\n"),
+      });
+      res.end(JSON.stringify({ status: `${tag ?? "latest"}: digest: ${r.digest} size: ${r.size}`, aux: { Tag: tag ?? "latest", Digest: r.digest, Size: r.size } }) + "\n");
+      d.events.emit("image", "push", ref, {});
     } catch (e) {
       res.end(JSON.stringify({ errorDetail: { message: (e as Error).message }, error: (e as Error).message }) + "\n");
     }

@@ -12,7 +12,7 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { InvalidArgument, NotFound } from "../errdefs.js";
 import {
-  createContentStore, createImageStore, parseReference, createRegistryClient, pullImage,
+  createContentStore, createImageStore, parseReference, createRegistryClient, pullImage, pushImage,
   type ContentStore, type ImageStore, type ImageConfig, type ProgressEvent,
 } from "../image/index.js";
 import { chainId, mountAll, openSnapshotter, unmount, unpackLayer, type Mount, type Snapshotter } from "../snapshot/index.js";
@@ -152,6 +152,17 @@ export class EngineImages {
         },
       });
       return r.imageId;
+    } finally {
+      registry.close();
+    }
+  }
+
+  /** Pushes a tagged image to its registry; returns the manifest digest. */
+  async push(ref: string, opts: { onProgress?: (e: ProgressEvent) => void; signal?: AbortSignal } = {}): Promise<{ digest: string; size: number }> {
+    const registry = createRegistryClient({ insecureRegistries: this.insecure });
+    try {
+      const r = await pushImage({ registry, content: this.content, images: this.images }, ref, { signal: opts.signal, onProgress: opts.onProgress });
+      return { digest: r.digest, size: r.size };
     } finally {
       registry.close();
     }
