@@ -103,7 +103,7 @@ export class ContainerRunner {
       throw e;
     });
     const id = randomBytes(32).toString("hex");
-    const cname = name ? validateName(name) : `/${generateName()}`;
+    const cname = name ? validateName(name) : `/${this.freeName()}`;
     this.store.checkName(cname);
     const net = (host.NetworkMode as string | undefined) ?? "default";
     if (net === "bridge" || (net !== "default" && net !== "none" && net !== "host")) {
@@ -147,6 +147,14 @@ export class ContainerRunner {
   }
 
   // ---- start -----------------------------------------------------------------------------
+
+  /** A generated name no container has: as docker, a digit is added after a few collisions. */
+  private freeName(): string {
+    for (let i = 0; ; i++) {
+      const n = generateName(i < 10 ? "" : String(i % 10));
+      if (!this.store.all().some((c) => c.Name === `/${n}`)) return n;
+    }
+  }
 
   start(ref: string): Promise<void> {
     const c = this.store.get(ref);
@@ -508,7 +516,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const ADJ = ["admiring", "bold", "brave", "calm", "clever", "eager", "focused", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nifty", "quirky", "serene", "sharp", "vivid", "witty", "zen"];
 const NOUN = ["babbage", "curie", "darwin", "einstein", "fermi", "galileo", "hopper", "kepler", "lovelace", "meitner", "newton", "noether", "pascal", "ritchie", "shannon", "tesla", "thompson", "torvalds", "turing", "wozniak"];
 
-function generateName(): string {
+function generateName(suffix = ""): string {
   const b = randomBytes(2);
-  return `${ADJ[b[0]! % ADJ.length]}_${NOUN[b[1]! % NOUN.length]}`;
+  return `${ADJ[b[0]! % ADJ.length]}_${NOUN[b[1]! % NOUN.length]}${suffix}`;
 }

@@ -1,0 +1,137 @@
+/**
+ * berthd's client: JSON requests over the unix socket, streams (logs, pull progress, events,
+ * stats), and hijacked connections for attach and exec. When the default socket is absent and
+ * we may start the daemon, it is started detached (log under its run dir) and awaited.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, openSync } from "node:fs";
+import { request, type IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ApiError, CliError } from "./errors.js";
+
+export const DEFAULT_SOCKET = "/run/berth/berth.sock";
+const API = "/v1.45";
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined | string[]>;
+  body?: unknown;
+  /** Raw request body (import, load). */
+  raw?: NodeJS.ReadableStream;
+  headers?: Record<string, string>;
+}
+
+function qs(q: RequestOptions["query"]): string {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(q ?? {})) {
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const x of v) u.append(k, x);
+    else u.set(k, String(v));
+  }
+  const t = u.toString();
+  return t ? `?${t}` : "";
+}
+
+async function readAll(res: IncomingMessage): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of res) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+export class Client {
+  constructor(readonly socket: string, private readonly autoStart: boolean) {}
+
+  private started = false;
+
+  /** Starts berthd if its socket is absent and this is the default daemon; says so once. */
+  async ensureDaemon(): Promise<void> {
+    if (this.started || existsSync(this.socket) || !this.autoStart) return;
+    this.started = true;
+    if (process.getuid?.() !== 0) return; // the connect error below then says what is wrong
+    const run = dirname(this.socket);
+    mkdirSync(run, { recursive: true, mode: 0o711 });
+    const logPath = join(run, "berthd.log");
+    const log = openSync(logPath, "a");
+    const main = fileURLToPath(new URL("../daemon/main.js", import.meta.url));
+    const env = { ...process.env };
+    if (env.BERTH_NODE_EXTRA_CA_CERTS) env.NODE_EXTRA_CA_CERTS = env.BERTH_NODE_EXTRA_CA_CERTS;
+    const child = spawn(process.execPath, [main, "-H", `unix://${this.socket}`], { detached: true, stdio: ["ignore", log, log], env });
+    child.unref();
+    for (let i = 0; i < 100; i++) {
+      if (existsSync(this.socket)) {
+        try { await this.json("GET", "/_ping"); process.stderr.write(`berth: started berthd (pid ${child.pid}, log ${logPath})\n`); return; } catch { /* not yet */ }
+      }
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new CliError(`berthd did not start; see ${logPath}`, 1);
+  }
+
+  /** A request whose answer is read whole; non-2xx become ApiError. */
+  async call(method: string, path: string, o: RequestOptions = {}): Promise<{ status: number; body: Buffer; headers: IncomingMessage["headers"] }> {
+    const res = await this.open(method, path, o);
+    const body = await readAll(res);
+    return { status: res.statusCode ?? 0, body, headers: res.headers };
+  }
+
+  async json<T = any>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+    const r = await this.call(method, path, o);
+    if (r.body.length === 0) return undefined as T;
+    const text = r.body.toString("utf8");
+    try { return JSON.parse(text) as T; } catch { return text as T; }
+  }
+
+  /** A streaming request: the response once its status is 2xx. */
+  open(method: string, path: string, o: RequestOptions = {}): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string> = { ...o.headers };
+      let payload: Buffer | undefined;
+      if (o.body !== undefined) { payload = Buffer.from(JSON.stringify(o.body)); headers["Content-Type"] = "application/json"; }
+      const req = request({ socketPath: this.socket, method, path: `${API}${path}${qs(o.query)}`, headers, agent: false });
+      req.on("error", (e: NodeJS.ErrnoException) => reject(this.connectError(e)));
+      req.on("response", async (res) => {
+        if ((res.statusCode ?? 0) < 300) { resolve(res); return; }
+        const text = (await readAll(res)).toString("utf8");
+        let msg = text.trim();
+        try { msg = (JSON.parse(text) as { message: string }).message; } catch { /* plain text */ }
+        reject(new ApiError(res.statusCode ?? 0, msg));
+      });
+      if (o.raw) o.raw.pipe(req);
+      else req.end(payload);
+    });
+  }
+
+  /** A hijacked connection (attach, exec start): resolves with the raw socket. */
+  hijack(path: string, o: RequestOptions = {}): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const payload = o.body !== undefined ? Buffer.from(JSON.stringify(o.body)) : undefined;
+      const req = request({
+        socketPath: this.socket, method: "POST", path: `${API}${path}${qs(o.query)}`, agent: false,
+        headers: { Connection: "Upgrade", Upgrade: "tcp", ...(payload ? { "Content-Type": "application/json" } : {}) },
+      });
+      req.on("error", (e: NodeJS.ErrnoException) => reject(this.connectError(e)));
+      req.on("upgrade", (_res, socket, head) => {
+        // Held paused until the caller relays it: output (and its end) must not flow away unread.
+        socket.pause();
+        if (head.length) socket.unshift(head);
+        resolve(socket as Socket);
+      });
+      req.on("response", async (res) => {
+        const text = (await readAll(res)).toString("utf8");
+        let msg = text.trim();
+        try { msg = (JSON.parse(text) as { message: string }).message; } catch { /* plain text */ }
+        reject(new ApiError(res.statusCode ?? 0, msg));
+      });
+      req.end(payload);
+    });
+  }
+
+  private connectError(e: NodeJS.ErrnoException): Error {
+    if (e.code === "ENOENT" || e.code === "ECONNREFUSED") {
+      return new CliError(`Cannot connect to berthd at unix://${this.socket}. Is berthd running? (start it with \`berth daemon\`, or run berth as root to start it)`, 1);
+    }
+    if (e.code === "EACCES") return new CliError(`permission denied while trying to connect to berthd at unix://${this.socket}`, 1);
+    return e;
+  }
+}

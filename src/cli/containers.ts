@@ -1,0 +1,295 @@
+/** Container commands: run, create, start, stop, restart, kill, rm, ps, logs, exec, attach, inspect, top, stats, pause, unpause, wait, rename. */
+import type { IncomingMessage } from "node:http";
+import { b, bool, l, list, needArgs, parseArgs, s, str, type Parsed } from "./args.js";
+import type { Client } from "./client.js";
+import { ApiError, CliError, ExitCode } from "./errors.js";
+import { ago, bytesSize, printRows, table, template } from "./format.js";
+import { createBody, RUN_FLAGS } from "./run-config.js";
+import { demux, relay } from "./stdio.js";
+import { pullWithProgress } from "./images.js";
+
+type Cmd = (c: Client, argv: string[]) => Promise<void>;
+
+const short = (id: string): string => id.replace(/^sha256:/, "").slice(0, 12);
+
+/** Runs `fn` for each name, printing the name on success and each error on stderr; 1 if any failed. */
+async function each(names: string[], fn: (n: string) => Promise<void>, print = true): Promise<void> {
+  let failed = false;
+  for (const n of names) {
+    try {
+      await fn(n);
+      if (print) process.stdout.write(`${n}\n`);
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      failed = true;
+      process.stderr.write(`${e.message}\n`);
+    }
+  }
+  if (failed) throw new ExitCode(1);
+}
+
+async function createContainer(c: Client, p: Parsed, cmd: string): Promise<{ id: string; body: Record<string, any> }> {
+  const { name, image, body } = createBody(p);
+  const doCreate = (): Promise<{ Id: string; Warnings?: string[] }> => c.json("POST", "/containers/create", { query: { name }, body });
+  let r: { Id: string; Warnings?: string[] };
+  try {
+    r = await doCreate();
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 404 || !/No such image/i.test(e.message) || str(p, "pull") === "never") throw withCode(e, 125);
+    process.stderr.write(`Unable to find image '${image}' locally\n`);
+    await pullWithProgress(c, image, process.stderr).catch((err) => { throw withCode(err, 125); });
+    r = await doCreate().catch((err) => { throw withCode(err, 125); });
+  }
+  for (const w of r.Warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);
+  void cmd;
+  return { id: r.Id, body };
+}
+
+function withCode(e: unknown, code: number): unknown {
+  if (e instanceof CliError) return new CliError(e.message, code);
+  return e;
+}
+
+const run: Cmd = async (c, argv) => {
+  const p = parseArgs("run", argv, RUN_FLAGS, { stopAtPositional: true });
+  const { id, body } = await createContainer(c, p, "run");
+  const detach = bool(p, "detach");
+  if (detach) {
+    await c.json("POST", `/containers/${id}/start`).catch((e) => { throw withCode(e, 125); });
+    process.stdout.write(`${id}\n`);
+    return;
+  }
+  const tty = !!body.Tty, stdin = !!body.OpenStdin;
+  // Attach first, then wait, then start: not a byte of output is lost (docker's order).
+  const sock = await c.hijack(`/containers/${id}/attach`, { query: { stream: 1, stdout: 1, stderr: 1, stdin: stdin ? 1 : undefined, detachKeys: str(p, "detach-keys") } });
+  const waitRes = await c.open("POST", `/containers/${id}/wait`, { query: { condition: body.HostConfig.AutoRemove ? "removed" : "next-exit" } });
+  const waited = readJson(waitRes);
+  try {
+    await c.json("POST", `/containers/${id}/start`);
+  } catch (e) {
+    sock.destroy();
+    if (e instanceof CliError) {
+      const code = /executable file not found|no such file or directory/.test(e.message) ? 127 : /permission denied/.test(e.message) ? 126 : 125;
+      throw new CliError(e.message, code);
+    }
+    throw e;
+  }
+  await relay(sock, { tty, stdin, resize: (h, w) => c.call("POST", `/containers/${id}/resize`, { query: { h, w } }) });
+  // The attachment ended: detached by the keys (the container still runs), or the container ended.
+  const st = await Promise.race([waited, new Promise<undefined>((r) => setTimeout(() => r(undefined), tty ? 300 : 30000))]);
+  if (!st) { waitRes.destroy(); return; }
+  throw new ExitCode(Number((st as { StatusCode?: number }).StatusCode ?? 0));
+};
+
+async function readJson(res: IncomingMessage): Promise<unknown> {
+  const parts: Buffer[] = [];
+  for await (const x of res) parts.push(x as Buffer);
+  const t = Buffer.concat(parts).toString("utf8").trim();
+  return t ? JSON.parse(t) : undefined;
+}
+
+const create: Cmd = async (c, argv) => {
+  const p = parseArgs("create", argv, RUN_FLAGS, { stopAtPositional: true });
+  const { id } = await createContainer(c, p, "create");
+  process.stdout.write(`${id}\n`);
+};
+
+const start: Cmd = async (c, argv) => {
+  const p = parseArgs("start", argv, [b("attach", "a"), b("interactive", "i"), s("detach-keys")]);
+  needArgs("start", p, 1);
+  if (bool(p, "attach") || bool(p, "interactive")) {
+    if (p.args.length > 1) throw new CliError("you cannot start and attach multiple containers at once");
+    const info = await c.json("GET", `/containers/${p.args[0]}/json`);
+    const stdin = bool(p, "interactive") && !!info.Config.OpenStdin;
+    const sock = await c.hijack(`/containers/${info.Id}/attach`, { query: { stream: 1, stdout: 1, stderr: 1, stdin: stdin ? 1 : undefined, detachKeys: str(p, "detach-keys") } });
+    const waitRes = await c.open("POST", `/containers/${info.Id}/wait`, { query: { condition: "next-exit" } });
+    await c.json("POST", `/containers/${info.Id}/start`);
+    await relay(sock, { tty: !!info.Config.Tty, stdin, resize: (h, w) => c.call("POST", `/containers/${info.Id}/resize`, { query: { h, w } }) });
+    const st = await Promise.race([readJson(waitRes), new Promise<undefined>((r) => setTimeout(() => r(undefined), 300))]);
+    if (st) throw new ExitCode(Number((st as { StatusCode?: number }).StatusCode ?? 0));
+    waitRes.destroy();
+    return;
+  }
+  await each(p.args, (n) => c.json("POST", `/containers/${n}/start`));
+};
+
+const stopLike = (verb: "stop" | "restart"): Cmd => async (c, argv) => {
+  const p = parseArgs(verb, argv, [s("time", "t", ["timeout"]), s("signal", "s")]);
+  needArgs(verb, p, 1);
+  await each(p.args, (n) => c.json("POST", `/containers/${n}/${verb}`, { query: { t: str(p, "time"), signal: str(p, "signal") } }));
+};
+
+const kill: Cmd = async (c, argv) => {
+  const p = parseArgs("kill", argv, [s("signal", "s")]);
+  needArgs("kill", p, 1);
+  await each(p.args, (n) => c.json("POST", `/containers/${n}/kill`, { query: { signal: str(p, "signal") } }));
+};
+
+const simple = (verb: string, path: string): Cmd => async (c, argv) => {
+  const p = parseArgs(verb, argv, []);
+  needArgs(verb, p, 1);
+  await each(p.args, (n) => c.json("POST", `/containers/${n}/${path}`));
+};
+
+const rm: Cmd = async (c, argv) => {
+  const p = parseArgs("rm", argv, [b("force", "f"), b("volumes", "v"), b("link", "l")]);
+  needArgs("rm", p, 1);
+  await each(p.args, (n) => c.json("DELETE", `/containers/${n}`, { query: { force: bool(p, "force") ? 1 : undefined, v: bool(p, "volumes") ? 1 : undefined } }));
+};
+
+const ps: Cmd = async (c, argv) => {
+  const p = parseArgs("ps", argv, [b("all", "a"), b("quiet", "q"), b("no-trunc"), l("filter", "f"), s("format"), s("last", "n"), b("latest", "l"), b("size", "s")]);
+  const filters: Record<string, string[]> = {};
+  for (const f of list(p, "filter")) {
+    const eq = f.indexOf("=");
+    if (eq <= 0) throw new CliError(`bad format of filter (expected name=value)`);
+    (filters[f.slice(0, eq)] ??= []).push(f.slice(eq + 1));
+  }
+  const limit = bool(p, "latest") ? 1 : str(p, "last") !== undefined ? Number(str(p, "last")) : undefined;
+  const rows = await c.json<any[]>("GET", "/containers/json", { query: { all: bool(p, "all") || limit !== undefined ? 1 : undefined, limit, filters: Object.keys(filters).length ? JSON.stringify(filters) : undefined } });
+  const trunc = !bool(p, "no-trunc");
+  if (bool(p, "quiet")) { for (const r of rows) process.stdout.write(`${trunc ? short(r.Id) : r.Id}\n`); return; }
+  const view = rows.map((r) => {
+    let command = `"${r.Command}"`;
+    if (trunc && r.Command.length > 20) command = `"${r.Command.slice(0, 19)}…"`;
+    return {
+      ID: trunc ? short(r.Id) : r.Id, Image: r.Image, Command: command, CreatedAt: new Date(r.Created * 1000).toString(),
+      RunningFor: ago(r.Created), Ports: "", Status: r.Status, State: r.State, Names: (r.Names ?? []).map((x: string) => x.replace(/^\//, "")).join(","),
+      Labels: Object.entries(r.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","), Mounts: (r.Mounts ?? []).map((m: any) => m.Name ?? m.Source).join(","), Networks: "",
+    };
+  });
+  printRows(view, str(p, "format"), {
+    header: ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
+    cells: (r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names].map(String),
+  });
+};
+
+const logs: Cmd = async (c, argv) => {
+  const p = parseArgs("logs", argv, [b("follow", "f"), s("tail", "n"), b("timestamps", "t"), s("since"), s("until"), b("details")]);
+  needArgs("logs", p, 1, 1);
+  const info = await c.json("GET", `/containers/${p.args[0]}/json`);
+  const toUnix = (v: string | undefined): string | undefined => {
+    if (v === undefined) return undefined;
+    const rel = /^(\d+)([smh])$/.exec(v);
+    if (rel) return String(Math.floor(Date.now() / 1000) - Number(rel[1]) * { s: 1, m: 60, h: 3600 }[rel[2] as "s" | "m" | "h"]);
+    if (/^\d+(\.\d+)?$/.test(v)) return v;
+    const t = Date.parse(v);
+    if (Number.isNaN(t)) throw new CliError(`invalid value for "since": ${v}`);
+    return String(Math.floor(t / 1000));
+  };
+  const res = await c.open("GET", `/containers/${info.Id}/logs`, { query: { stdout: 1, stderr: 1, follow: bool(p, "follow") ? 1 : undefined, tail: str(p, "tail"), timestamps: bool(p, "timestamps") ? 1 : undefined, since: toUnix(str(p, "since")), until: toUnix(str(p, "until")) } });
+  const split = demux((stream, data) => (stream === 2 ? process.stderr : process.stdout).write(data));
+  for await (const chunk of res) info.Config.Tty ? process.stdout.write(chunk as Buffer) : split(chunk as Buffer);
+};
+
+const exec: Cmd = async (c, argv) => {
+  const p = parseArgs("exec", argv, [b("detach", "d"), b("interactive", "i"), b("tty", "t"), l("env", "e"), l("env-file"), s("user", "u"), s("workdir", "w"), b("privileged"), s("detach-keys")], { stopAtPositional: true });
+  needArgs("exec", p, 2);
+  const [name, ...cmd] = p.args;
+  const tty = bool(p, "tty"), stdin = bool(p, "interactive"), detach = bool(p, "detach");
+  if (tty && stdin && !process.stdin.isTTY) throw new CliError("the input device is not a TTY", 1);
+  const { envList } = await import("./run-config.js");
+  const e = await c.json<{ Id: string }>("POST", `/containers/${name}/exec`, {
+    body: { Cmd: cmd, Env: envList(p), User: str(p, "user") ?? "", WorkingDir: str(p, "workdir") ?? "", Tty: tty, Privileged: bool(p, "privileged"),
+      AttachStdin: stdin && !detach, AttachStdout: !detach, AttachStderr: !detach, DetachKeys: str(p, "detach-keys") ?? "",
+      ConsoleSize: tty && process.stdout.isTTY ? [process.stdout.rows, process.stdout.columns] : undefined },
+  });
+  if (detach) { await c.json("POST", `/exec/${e.Id}/start`, { body: { Detach: true, Tty: tty } }); return; }
+  const sock = await c.hijack(`/exec/${e.Id}/start`, { body: { Detach: false, Tty: tty } });
+  await relay(sock, { tty, stdin, resize: (h, w) => c.call("POST", `/exec/${e.Id}/resize`, { query: { h, w } }) });
+  for (let i = 0; i < 50; i++) {
+    const st = await c.json("GET", `/exec/${e.Id}/json`);
+    if (!st.Running) { if (st.ExitCode) throw new ExitCode(st.ExitCode); return; }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+const attach: Cmd = async (c, argv) => {
+  const p = parseArgs("attach", argv, [b("no-stdin"), b("sig-proxy"), s("detach-keys")]);
+  needArgs("attach", p, 1, 1);
+  const info = await c.json("GET", `/containers/${p.args[0]}/json`);
+  if (!info.State.Running) throw new CliError("You cannot attach to a stopped container, start it first", 1);
+  const stdin = !bool(p, "no-stdin") && !!info.Config.OpenStdin;
+  if (info.Config.Tty && stdin && !process.stdin.isTTY) throw new CliError("the input device is not a TTY", 1);
+  const waitRes = await c.open("POST", `/containers/${info.Id}/wait`, { query: { condition: "next-exit" } });
+  const sock = await c.hijack(`/containers/${info.Id}/attach`, { query: { stream: 1, stdout: 1, stderr: 1, stdin: stdin ? 1 : undefined, detachKeys: str(p, "detach-keys") } });
+  await relay(sock, { tty: !!info.Config.Tty, stdin, resize: (h, w) => c.call("POST", `/containers/${info.Id}/resize`, { query: { h, w } }) });
+  const st = await Promise.race([readJson(waitRes), new Promise<undefined>((r) => setTimeout(() => r(undefined), 300))]);
+  waitRes.destroy();
+  if (st) throw new ExitCode(Number((st as { StatusCode?: number }).StatusCode ?? 0));
+};
+
+const inspect: Cmd = async (c, argv) => {
+  const p = parseArgs("inspect", argv, [s("format", "f"), s("type"), b("size", "s")]);
+  needArgs("inspect", p, 1);
+  const out: unknown[] = [];
+  const fmt = str(p, "format");
+  await each(p.args, async (n) => {
+    const type = str(p, "type");
+    let obj: unknown;
+    if (type !== "image") obj = await c.json("GET", `/containers/${n}/json`).catch((e) => { if (type === "container" || !(e instanceof ApiError) || e.status !== 404) throw e; return undefined; });
+    if (obj === undefined && type !== "container") obj = await c.json("GET", `/images/${n}/json`).catch((e) => { if (e instanceof ApiError && e.status === 404) throw new CliError(`Error: No such object: ${n}`, 1); throw e; });
+    if (fmt) process.stdout.write(`${template(fmt).render(obj)}\n`);
+    else out.push(obj);
+  }, false).finally(() => { if (!fmt) process.stdout.write(`${JSON.stringify(out, null, 4)}\n`); });
+};
+
+const top: Cmd = async (c, argv) => {
+  const p = parseArgs("top", argv, [], { stopAtPositional: true });
+  needArgs("top", p, 1);
+  const r = await c.json("GET", `/containers/${p.args[0]}/top`, { query: { ps_args: p.args.slice(1).join(" ") || undefined } });
+  process.stdout.write(table([r.Titles, ...r.Processes]));
+};
+
+const stats: Cmd = async (c, argv) => {
+  const p = parseArgs("stats", argv, [b("all", "a"), b("no-stream"), b("no-trunc"), s("format")]);
+  const names = p.args.length ? p.args : (await c.json<any[]>("GET", "/containers/json", { query: { all: bool(p, "all") ? 1 : undefined } })).map((x) => x.Id);
+  const once = bool(p, "no-stream") || !process.stdout.isTTY;
+  const row = (id: string, st: any): Record<string, string> => {
+    const cpuDelta = (st.cpu_stats?.cpu_usage?.total_usage ?? 0) - (st.precpu_stats?.cpu_usage?.total_usage ?? 0);
+    const sysDelta = (st.cpu_stats?.system_cpu_usage ?? 0) - (st.precpu_stats?.system_cpu_usage ?? 0);
+    const cpus = st.cpu_stats?.online_cpus ?? 1;
+    const cpu = sysDelta > 0 && cpuDelta > 0 ? (cpuDelta / sysDelta) * cpus * 100 : 0;
+    const mem = st.memory_stats ?? {};
+    const used = (mem.usage ?? 0) - (mem.stats?.total_inactive_file ?? mem.stats?.inactive_file ?? 0);
+    const limit = mem.limit ?? 0;
+    const blk = (st.blkio_stats?.io_service_bytes_recursive ?? []) as { op: string; value: number }[];
+    const sum = (op: string): number => blk.filter((x) => x.op.toLowerCase() === op).reduce((a, x) => a + x.value, 0);
+    return {
+      ID: short(id), Container: short(id), Name: (st.name ?? "").replace(/^\//, ""), CPUPerc: `${cpu.toFixed(2)}%`,
+      MemUsage: `${bytesSize(Math.max(used, 0))} / ${bytesSize(limit)}`, MemPerc: `${limit ? ((used / limit) * 100).toFixed(2) : "0.00"}%`,
+      NetIO: "0B / 0B", BlockIO: `${bytesSize(sum("read"))} / ${bytesSize(sum("write"))}`, PIDs: String(st.pids_stats?.current ?? 0),
+    };
+  };
+  const sample = async (): Promise<Record<string, string>[]> => Promise.all(names.map(async (n) => row(n, await c.json("GET", `/containers/${n}/stats`, { query: { stream: 0 } }))));
+  const print = (rows: Record<string, string>[]): void => printRows(rows, str(p, "format"), {
+    header: ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"],
+    cells: (r) => [r.ID, r.Name, r.CPUPerc, r.MemUsage, r.MemPerc, r.NetIO, r.BlockIO, r.PIDs].map(String),
+  });
+  if (once) { print(await sample()); return; }
+  for (;;) {
+    const rows = await sample();
+    process.stdout.write("\x1b[2J\x1b[H");
+    print(rows);
+  }
+};
+
+const wait: Cmd = async (c, argv) => {
+  const p = parseArgs("wait", argv, []);
+  needArgs("wait", p, 1);
+  await each(p.args, async (n) => {
+    const r = await c.json("POST", `/containers/${n}/wait`);
+    process.stdout.write(`${r.StatusCode}\n`);
+  }, false);
+};
+
+const rename: Cmd = async (c, argv) => {
+  const p = parseArgs("rename", argv, []);
+  needArgs("rename", p, 2, 2);
+  await c.json("POST", `/containers/${p.args[0]}/rename`, { query: { name: p.args[1] } });
+};
+
+export const containerCommands: Record<string, Cmd> = {
+  run, create, start, stop: stopLike("stop"), restart: stopLike("restart"), kill, rm,
+  ps, logs, exec, attach, inspect, top, stats, pause: simple("pause", "pause"), unpause: simple("unpause", "unpause"), wait, rename,
+};

@@ -1,0 +1,164 @@
+/** Image commands: images, pull, push, tag, rmi, import, history; the pull/push progress display. */
+import { createReadStream } from "node:fs";
+import type { IncomingMessage } from "node:http";
+import { b, bool, needArgs, parseArgs, s, str, l, list } from "./args.js";
+import type { Client } from "./client.js";
+import { CliError, ExitCode } from "./errors.js";
+import { ago, humanSize, printRows } from "./format.js";
+
+type Cmd = (c: Client, argv: string[]) => Promise<void>;
+
+interface ProgressMsg { id?: string; status?: string; progressDetail?: { current?: number; total?: number }; error?: string; errorDetail?: { message: string } }
+
+function bar(cur: number, total: number): string {
+  const w = 50;
+  const n = Math.min(w, Math.floor((cur / total) * w));
+  return `[${"=".repeat(Math.max(0, n - 1))}${n > 0 ? ">" : ""}${" ".repeat(w - n)}] ${humanSize(cur)}/${humanSize(total)}`;
+}
+
+/**
+ * Shows docker's JSON progress stream: on a terminal one line per layer, redrawn in place with a
+ * bar; otherwise each status change as a plain line. Throws the stream's error.
+ */
+export async function showProgress(res: IncomingMessage, out: NodeJS.WriteStream): Promise<void> {
+  const tty = !!out.isTTY;
+  const order: string[] = [];
+  const lines = new Map<string, string>();
+  const lastStatus = new Map<string, string>();
+  let buf = "";
+  let error: string | undefined;
+  const draw = (id: string, text: string): void => {
+    if (!tty) {
+      if (lastStatus.get(id) === text) return;
+      lastStatus.set(id, text);
+      out.write(`${text}\n`);
+      return;
+    }
+    let idx = order.indexOf(id);
+    if (idx < 0) { order.push(id); idx = order.length - 1; out.write(`${text}\n`); lines.set(id, text); return; }
+    const up = order.length - idx;
+    out.write(`\x1b[${up}A\r\x1b[2K${text}\x1b[${up}B\r`);
+    lines.set(id, text);
+  };
+  for await (const chunk of res) {
+    buf += (chunk as Buffer).toString("utf8");
+    let nl;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (!line) continue;
+      const m = JSON.parse(line) as ProgressMsg;
+      if (m.error) { error = m.errorDetail?.message ?? m.error; continue; }
+      const d = m.progressDetail;
+      const withBar = tty && d?.total ? ` ${bar(d.current ?? 0, d.total)}` : "";
+      if (m.id) draw(m.id, `${m.id}: ${m.status ?? ""}${withBar}`);
+      else out.write(`${m.status ?? ""}\n`);
+    }
+  }
+  if (error) throw new CliError(error, 1);
+}
+
+export async function pullWithProgress(c: Client, ref: string, out: NodeJS.WriteStream): Promise<void> {
+  const [image, tag] = splitTag(ref);
+  const res = await c.open("POST", "/images/create", { query: { fromImage: image, tag } });
+  await showProgress(res, out);
+}
+
+/** "reg:5000/a/b:tag" → ["reg:5000/a/b", "tag"]; digests stay with the name. */
+function splitTag(ref: string): [string, string | undefined] {
+  if (ref.includes("@")) return [ref, undefined];
+  const m = /^(.*):([\w][\w.-]{0,127})$/.exec(ref);
+  if (m && !m[2]!.includes("/")) return [m[1]!, m[2]!];
+  return [ref, "latest"];
+}
+
+const images: Cmd = async (c, argv) => {
+  const p = parseArgs("images", argv, [b("all", "a"), b("quiet", "q"), b("no-trunc"), b("digests"), l("filter", "f"), s("format")]);
+  const list0 = await c.json<any[]>("GET", "/images/json");
+  const repo = p.args[0];
+  const rows: Record<string, unknown>[] = [];
+  for (const im of list0) {
+    const tags: string[] = im.RepoTags?.length ? im.RepoTags : ["<none>:<none>"];
+    for (const t of tags) {
+      const i = t.lastIndexOf(":");
+      const r = { Repository: t.slice(0, i), Tag: t.slice(i + 1), ID: bool(p, "no-trunc") ? im.Id : im.Id.replace(/^sha256:/, "").slice(0, 12), CreatedSince: ago(im.Created), CreatedAt: new Date(im.Created * 1000).toString(), Size: humanSize(im.Size ?? 0), Digest: "<none>" };
+      if (repo && r.Repository !== repo && `${r.Repository}:${r.Tag}` !== repo) continue;
+      rows.push(r);
+    }
+  }
+  if (bool(p, "quiet")) { for (const id of new Set(rows.map((r) => r.ID))) process.stdout.write(`${id}\n`); return; }
+  printRows(rows, str(p, "format"), { header: ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], cells: (r) => [r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size].map(String) });
+};
+
+const pull: Cmd = async (c, argv) => {
+  const p = parseArgs("pull", argv, [b("all-tags", "a"), b("quiet", "q"), s("platform")]);
+  needArgs("pull", p, 1, 1);
+  if (bool(p, "quiet")) {
+    const [image, tag] = splitTag(p.args[0]!);
+    const res = await c.open("POST", "/images/create", { query: { fromImage: image, tag } });
+    await showProgress(res, { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream);
+    process.stdout.write(`${p.args[0]}\n`);
+    return;
+  }
+  await pullWithProgress(c, p.args[0]!, process.stdout);
+};
+
+const push: Cmd = async (c, argv) => {
+  const p = parseArgs("push", argv, [b("all-tags", "a"), b("quiet", "q")]);
+  needArgs("push", p, 1, 1);
+  const [image, tag] = splitTag(p.args[0]!);
+  const res = await c.open("POST", `/images/${image}/push`, { query: { tag } });
+  await showProgress(res, process.stdout);
+};
+
+const tag: Cmd = async (c, argv) => {
+  const p = parseArgs("tag", argv, []);
+  needArgs("tag", p, 2, 2);
+  const [repo, t] = splitTag(p.args[1]!);
+  await c.json("POST", `/images/${p.args[0]}/tag`, { query: { repo, tag: t } });
+};
+
+const rmi: Cmd = async (c, argv) => {
+  const p = parseArgs("rmi", argv, [b("force", "f"), b("no-prune")]);
+  needArgs("rmi", p, 1);
+  let failed = false;
+  for (const n of p.args) {
+    try {
+      const r = await c.json<{ Untagged?: string; Deleted?: string }[]>("DELETE", `/images/${n}`, { query: { force: bool(p, "force") ? 1 : undefined } });
+      for (const x of r ?? []) process.stdout.write(x.Untagged ? `Untagged: ${x.Untagged}\n` : `Deleted: ${x.Deleted}\n`);
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      failed = true;
+      process.stderr.write(`${e.message}\n`);
+    }
+  }
+  if (failed) throw new ExitCode(1);
+};
+
+const importCmd: Cmd = async (c, argv) => {
+  const p = parseArgs("import", argv, [l("change", "c"), s("message", "m"), s("platform")]);
+  needArgs("import", p, 1, 2);
+  const src = p.args[0]!;
+  if (/^https?:\/\//.test(src)) throw new CliError("import from a URL is not supported yet: download it, then `berth import FILE`", 1);
+  const raw = src === "-" ? process.stdin : createReadStream(src);
+  await new Promise<void>((resolve, reject) => { if (src === "-") resolve(); else { (raw as ReturnType<typeof createReadStream>).once("open", () => resolve()); raw.once("error", (e: NodeJS.ErrnoException) => reject(new CliError(`open ${src}: ${e.code === "ENOENT" ? "no such file or directory" : e.message}`, 1))); } });
+  const [repo, t] = p.args[1] ? splitTag(p.args[1]) : [undefined, undefined];
+  const res = await c.open("POST", "/images/create", { query: { fromSrc: "-", repo, tag: t, message: str(p, "message"), changes: list(p, "change") }, raw, headers: { "Content-Type": "application/x-tar" } });
+  let text = "";
+  for await (const chunk of res) text += (chunk as Buffer).toString("utf8");
+  for (const line of text.split("\n").filter(Boolean)) {
+    const m = JSON.parse(line) as ProgressMsg;
+    if (m.error) throw new CliError(m.errorDetail?.message ?? m.error, 1);
+    if (m.status) process.stdout.write(`${m.status}\n`);
+  }
+};
+
+const history: Cmd = async (c, argv) => {
+  const p = parseArgs("history", argv, [b("quiet", "q"), b("no-trunc"), b("human", "H"), s("format")]);
+  needArgs("history", p, 1, 1);
+  const rows = await c.json<any[]>("GET", `/images/${p.args[0]}/history`);
+  const view = rows.map((h) => ({ ID: h.Id === "<missing>" ? "<missing>" : String(h.Id).replace(/^sha256:/, "").slice(0, 12), CreatedSince: ago(h.Created), CreatedBy: bool(p, "no-trunc") ? h.CreatedBy : String(h.CreatedBy ?? "").slice(0, 45), Size: humanSize(h.Size ?? 0), Comment: h.Comment ?? "" }));
+  printRows(view, str(p, "format"), { header: ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], cells: (r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment].map(String) });
+};
+
+export const imageCommands: Record<string, Cmd> = { images, pull, push, tag, rmi, import: importCmd, history };

@@ -1,0 +1,177 @@
+/**
+ * berth: docker's commands and flags, as a thin client of berthd. `berth daemon` runs berthd in the
+ * foreground. The daemon is found at -H/--host, $BERTH_HOST, or /run/berth/berth.sock, and that
+ * default one is started when it is not running.
+ */
+import { fileURLToPath } from "node:url";
+import { b, bool, l, list, needArgs, parseArgs, s, str } from "./args.js";
+import { Client, DEFAULT_SOCKET } from "./client.js";
+import { CliError, ExitCode } from "./errors.js";
+import { printRows } from "./format.js";
+
+type Cmd = (c: Client, argv: string[]) => Promise<void>;
+
+const USAGE = `Usage:  berth [OPTIONS] COMMAND
+
+A container engine with docker's commands.
+
+Options:
+  -H, --host string   Daemon socket to connect to (unix://PATH; default $BERTH_HOST or unix://${DEFAULT_SOCKET})
+  -v, --version       Print version information and quit
+
+Containers:  run create start stop restart kill rm ps logs exec attach inspect top stats pause unpause wait rename
+Images:      images pull push tag rmi import history
+Volumes:     volume create|ls|inspect|rm|prune
+System:      version info daemon
+Forms:       berth container ls|rm|..., berth image ls|rm|pull|..., berth system info
+`;
+
+const version: Cmd = async (c, argv) => {
+  const p = parseArgs("version", argv, [s("format", "f")]);
+  const client = { Version: "0.1.0", ApiVersion: "1.45", Os: process.platform, Arch: process.arch === "x64" ? "amd64" : process.arch, NodeVersion: process.version };
+  const server = await c.json("GET", "/version").catch((e) => { if (str(p, "format")) throw e; return { error: (e as Error).message }; });
+  if (str(p, "format")) {
+    const { template } = await import("./format.js");
+    process.stdout.write(`${template(str(p, "format")!).render({ Client: client, Server: server })}\n`);
+    return;
+  }
+  process.stdout.write(`Client:\n Version:     ${client.Version}\n API version: ${client.ApiVersion}\n Node:        ${client.NodeVersion}\n OS/Arch:     ${client.Os}/${client.Arch}\n\n`);
+  if ((server as { error?: string }).error) throw new CliError((server as { error: string }).error, 1);
+  process.stdout.write(`Server:\n Engine:\n  Version:     ${server.Version}\n  API version: ${server.ApiVersion} (minimum version ${server.MinAPIVersion})\n  Kernel:      ${server.KernelVersion}\n  OS/Arch:     ${server.Os}/${server.Arch}\n`);
+};
+
+const info: Cmd = async (c, argv) => {
+  const p = parseArgs("info", argv, [s("format", "f")]);
+  const i = await c.json("GET", "/info");
+  if (str(p, "format")) {
+    const { template } = await import("./format.js");
+    process.stdout.write(`${template(str(p, "format")!).render(i)}\n`);
+    return;
+  }
+  const lines = [
+    "Server:",
+    ` Containers: ${i.Containers}`, `  Running: ${i.ContainersRunning}`, `  Paused: ${i.ContainersPaused}`, `  Stopped: ${i.ContainersStopped}`,
+    ` Images: ${i.Images}`, ` Server Version: ${i.ServerVersion}`, ` Storage Driver: ${i.Driver}`,
+    ` Cgroup Driver: ${i.CgroupDriver}`, ` Cgroup Version: ${i.CgroupVersion}`, ` Kernel Version: ${i.KernelVersion}`,
+    ` Operating System: ${i.OperatingSystem}`, ` CPUs: ${i.NCPU}`, ` Total Memory: ${(i.MemTotal / 1024 ** 3).toFixed(2)}GiB`,
+    ` Docker Root Dir: ${i.DockerRootDir}`,
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+  for (const w of i.Warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);
+};
+
+const volume: Cmd = async (c, argv) => {
+  const [sub = "", ...rest] = argv;
+  switch (sub) {
+    case "create": {
+      const p = parseArgs("volume create", rest, [s("driver", "d"), l("label"), l("opt", "o"), s("name")]);
+      const name = p.args[0] ?? str(p, "name");
+      const labels = Object.fromEntries(list(p, "label").map((x) => { const i = x.indexOf("="); return i < 0 ? [x, ""] : [x.slice(0, i), x.slice(i + 1)]; }));
+      const opts = Object.fromEntries(list(p, "opt").map((x) => { const i = x.indexOf("="); return [x.slice(0, i), x.slice(i + 1)]; }));
+      const v = await c.json("POST", "/volumes/create", { body: { Name: name, Driver: str(p, "driver") ?? "local", Labels: labels, DriverOpts: opts } });
+      process.stdout.write(`${v.Name}\n`);
+      return;
+    }
+    case "ls": case "list": {
+      const p = parseArgs("volume ls", rest, [b("quiet", "q"), s("format"), l("filter", "f")]);
+      const r = await c.json("GET", "/volumes");
+      const rows = (r.Volumes ?? []).map((v: any) => ({ Name: v.Name, Driver: v.Driver, Mountpoint: v.Mountpoint, Labels: Object.entries(v.Labels ?? {}).map(([k, x]) => `${k}=${x}`).join(",") }));
+      if (bool(p, "quiet")) { for (const v of rows) process.stdout.write(`${v.Name}\n`); return; }
+      printRows(rows, str(p, "format"), { header: ["DRIVER", "VOLUME NAME"], cells: (v) => [String(v.Driver), String(v.Name)] });
+      return;
+    }
+    case "inspect": {
+      const p = parseArgs("volume inspect", rest, [s("format", "f")]);
+      needArgs("volume inspect", p, 1);
+      const out = [];
+      for (const n of p.args) out.push(await c.json("GET", `/volumes/${n}`));
+      if (str(p, "format")) { const { template } = await import("./format.js"); for (const v of out) process.stdout.write(`${template(str(p, "format")!).render(v)}\n`); return; }
+      process.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
+      return;
+    }
+    case "rm": case "remove": {
+      const p = parseArgs("volume rm", rest, [b("force", "f")]);
+      needArgs("volume rm", p, 1);
+      let failed = false;
+      for (const n of p.args) {
+        try { await c.json("DELETE", `/volumes/${n}`, { query: { force: bool(p, "force") ? 1 : undefined } }); process.stdout.write(`${n}\n`); } catch (e) { if (!(e instanceof CliError)) throw e; failed = true; process.stderr.write(`${e.message}\n`); }
+      }
+      if (failed) throw new ExitCode(1);
+      return;
+    }
+    case "prune": {
+      parseArgs("volume prune", rest, [b("force", "f"), b("all", "a"), l("filter")]);
+      const r = await c.json("POST", "/volumes/prune");
+      const del: string[] = r.VolumesDeleted ?? [];
+      if (del.length) process.stdout.write(`Deleted Volumes:\n${del.join("\n")}\n\n`);
+      process.stdout.write(`Total reclaimed space: ${r.SpaceReclaimed ?? 0}B\n`);
+      return;
+    }
+    default:
+      throw new CliError(sub ? `berth volume: unknown command "${sub}"\nSee 'berth volume --help'.` : "Usage:  berth volume COMMAND (create, ls, inspect, rm, prune)");
+  }
+};
+
+async function commands(): Promise<Record<string, Cmd>> {
+  const [{ containerCommands }, { imageCommands }] = await Promise.all([import("./containers.js"), import("./images.js")]);
+  return { ...containerCommands, ...imageCommands, version, info, volume };
+}
+
+/** `berth container ls`, `berth image rm`, `berth system info` → the top-level command. */
+const FORMS: Record<string, Record<string, string>> = {
+  container: { ls: "ps", list: "ps", rm: "rm", remove: "rm", inspect: "inspect" },
+  image: { ls: "images", list: "images", rm: "rmi", remove: "rmi", inspect: "inspect", pull: "pull", push: "push", tag: "tag", import: "import", history: "history" },
+  system: { info: "info" },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  let host = process.env.BERTH_HOST;
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "-H" || a === "--host") host = argv[++i];
+    else if (a.startsWith("--host=")) host = a.slice(7);
+    else if (a === "-v" || a === "--version") { argv = ["version", ...argv.slice(i + 1)]; i = 0; break; }
+    else break;
+  }
+  let [cmd, ...rest] = argv.slice(i);
+  if (!cmd || cmd === "help" || cmd === "--help" || cmd === "-h") { process.stdout.write(USAGE); return cmd ? 0 : 1; }
+  if (cmd === "daemon") {
+    const { runDaemon } = await import("../daemon/main.js");
+    await runDaemon(rest);
+    return -1; // keeps running
+  }
+  if (FORMS[cmd]) {
+    const sub = rest[0] ?? "";
+    const target = FORMS[cmd]![sub] ?? (cmd === "container" || cmd === "image" ? sub : undefined);
+    if (!target) throw new CliError(`berth ${cmd}: unknown command "${sub}"\nSee 'berth --help'.`);
+    cmd = target;
+    rest = rest.slice(1);
+  }
+  const table = await commands();
+  const fn = table[cmd];
+  if (!fn) throw new CliError(`berth: '${cmd}' is not a berth command.\nSee 'berth --help'`, 1);
+  if (rest.includes("--help")) { process.stdout.write(`Usage:  berth ${cmd} [OPTIONS] ... (docker's flags: see \`docker ${cmd} --help\`)\n`); return 0; }
+  if (host !== undefined && !host.startsWith("unix://")) throw new CliError(`invalid host ${host}: berth talks to berthd on a unix socket (unix://PATH)`);
+  const socket = host ? host.slice(7) : DEFAULT_SOCKET;
+  const client = new Client(socket, !host || socket === DEFAULT_SOCKET);
+  await client.ensureDaemon();
+  await fn(client, rest);
+  return 0;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  // Exit once stdout has drained: a relayed stdin may still hold the event loop open.
+  const exit = (code: number): void => { process.stdout.write("", () => process.exit(code)); };
+  main(process.argv.slice(2)).then((code) => {
+    if (code >= 0) exit(code);
+  }, (e: unknown) => {
+    if (e instanceof ExitCode) return exit(e.code);
+    if (e instanceof CliError) {
+      process.stderr.write(`${e.message}\n`);
+      return exit(e.exitCode);
+    }
+    process.stderr.write(`berth: ${(e as Error).message}\n`);
+    exit(125);
+  });
+}

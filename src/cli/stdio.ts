@@ -1,0 +1,61 @@
+/**
+ * The terminal side of attach and exec: docker's multiplexed frames split to stdout/stderr (raw
+ * bytes with a TTY), stdin sent on (half-closed at its end), the local terminal in raw mode for
+ * `-t`, and the window size sent at start and on every SIGWINCH.
+ */
+import type { Socket } from "node:net";
+
+/** Splits docker's stream frames ([stream, 0, 0, 0, size32be] + payload). */
+export function demux(onFrame: (stream: number, data: Buffer) => void): (chunk: Buffer) => void {
+  let buf: Buffer = Buffer.alloc(0);
+  return (chunk) => {
+    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+    while (buf.length >= 8) {
+      const size = buf.readUInt32BE(4);
+      if (buf.length < 8 + size) break;
+      onFrame(buf[0]!, buf.subarray(8, 8 + size));
+      buf = buf.subarray(8 + size);
+    }
+  };
+}
+
+export interface AttachOptions {
+  tty: boolean;
+  stdin: boolean;
+  /** Sends the local window size to the daemon (container or exec resize). */
+  resize?: (h: number, w: number) => Promise<unknown>;
+}
+
+/** Relays a hijacked connection until the container's output ends. */
+export function relay(sock: Socket, o: AttachOptions): Promise<void> {
+  const stdin = process.stdin;
+  const raw = o.tty && o.stdin && stdin.isTTY;
+  if (raw) stdin.setRawMode(true);
+  const onWinch = (): void => {
+    if (process.stdout.isTTY && o.resize) void o.resize(process.stdout.rows, process.stdout.columns).catch(() => {});
+  };
+  if (o.tty) {
+    onWinch();
+    process.on("SIGWINCH", onWinch);
+  }
+  if (o.stdin) {
+    stdin.pipe(sock, { end: false });
+    stdin.once("end", () => { if (!o.tty) sock.end(); });
+  }
+  const write = (stream: number, data: Buffer): void => { (stream === 2 ? process.stderr : process.stdout).write(data); };
+  const split = demux(write);
+  return new Promise((resolve) => {
+    const done = (): void => {
+      if (raw) stdin.setRawMode(false);
+      process.off("SIGWINCH", onWinch);
+      if (o.stdin) { stdin.unpipe(sock); stdin.pause(); }
+      resolve();
+    };
+    sock.once("close", done);
+    sock.once("end", () => sock.destroy());
+    sock.once("error", () => sock.destroy());
+    sock.on("data", (d: Buffer) => (o.tty ? process.stdout.write(d) : split(d)));
+    sock.resume(); // the client paused it when the connection was hijacked
+    if (sock.destroyed) done();
+  });
+}
