@@ -256,7 +256,7 @@ const stats: Cmd = async (c, argv) => {
     const blk = (st.blkio_stats?.io_service_bytes_recursive ?? []) as { op: string; value: number }[];
     const sum = (op: string): number => blk.filter((x) => x.op.toLowerCase() === op).reduce((a, x) => a + x.value, 0);
     return {
-      ID: short(id), Container: short(id), Name: (st.name ?? "").replace(/^\//, ""), CPUPerc: `${cpu.toFixed(2)}%`,
+      ID: short(st.id ?? id), Container: short(st.id ?? id), Name: (st.name ?? "").replace(/^\//, ""), CPUPerc: `${cpu.toFixed(2)}%`,
       MemUsage: `${bytesSize(Math.max(used, 0))} / ${bytesSize(limit)}`, MemPerc: `${limit ? ((used / limit) * 100).toFixed(2) : "0.00"}%`,
       NetIO: "0B / 0B", BlockIO: `${bytesSize(sum("read"))} / ${bytesSize(sum("write"))}`, PIDs: String(st.pids_stats?.current ?? 0),
     };

@@ -52,7 +52,7 @@ export async function showProgress(res: IncomingMessage, out: NodeJS.WriteStream
       const d = m.progressDetail;
       const withBar = tty && d?.total ? ` ${bar(d.current ?? 0, d.total)}` : "";
       if (m.id) draw(m.id, `${m.id}: ${m.status ?? ""}${withBar}`);
-      else out.write(`${m.status ?? ""}\n`);
+      else if (m.status !== undefined) out.write(`${m.status}\n`);
     }
   }
   if (error) throw new CliError(error, 1);

@@ -59,14 +59,43 @@ export function requestedVersion(pathname: string): string | undefined {
   return /^\/v(\d+\.\d+)\//.exec(pathname)?.[1];
 }
 
-export function readBody(req: IncomingMessage, head?: Buffer): Promise<any> {
+/**
+ * A hijacked request's body: exactly Content-Length bytes, from what followed the headers (head)
+ * and, when that is short, from the socket; bytes beyond it are the client's stream (stdin) and
+ * are put back on the socket.
+ */
+function hijackedBody(socket: Duplex, head: Buffer, len: number): Promise<Buffer> {
+  if (head.length >= len) {
+    if (head.length > len) socket.unshift(head.subarray(len));
+    return Promise.resolve(head.subarray(0, len));
+  }
+  return new Promise((resolve, reject) => {
+    let got = head;
+    const onData = (d: Buffer): void => {
+      got = Buffer.concat([got, d]);
+      if (got.length < len) return;
+      socket.off("data", onData);
+      socket.off("error", reject);
+      socket.pause();
+      if (got.length > len) socket.unshift(got.subarray(len));
+      resolve(got.subarray(0, len));
+    };
+    socket.on("data", onData);
+    socket.once("error", reject);
+    socket.resume();
+  });
+}
+
+export function readBody(req: IncomingMessage, head?: Buffer, socket?: Duplex): Promise<any> {
   return new Promise((resolve, reject) => {
     const len = Number(req.headers["content-length"] ?? 0);
-    if (head !== undefined) {
-      // A hijacked request: the body is what followed the headers, up to Content-Length.
-      const text = head.subarray(0, len).toString("utf8");
-      if (!text) return resolve({});
-      try { return resolve(JSON.parse(text)); } catch { return reject(new InvalidArgument("invalid JSON in the request body")); }
+    if (head !== undefined && socket) {
+      hijackedBody(socket, head, len).then((buf) => {
+        const text = buf.toString("utf8");
+        if (!text.trim()) return resolve({});
+        try { resolve(JSON.parse(text)); } catch { reject(new InvalidArgument("invalid JSON in the request body")); }
+      }, reject);
+      return;
     }
     const chunks: Buffer[] = [];
     req.on("data", (d: Buffer) => chunks.push(d));

@@ -115,6 +115,7 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
   r.add("POST", "/containers/{id}/attach", async (c) => {
     const rec = runner.store.get(c.params.id!);
     if (!c.socket) throw new InvalidArgument("attach needs a hijackable connection (Upgrade: tcp)");
+    if (c.head?.length) c.socket.unshift(c.head); // input the client sent with the request
     const keys = parseDetachKeys(c.query.get("detachKeys") || DEFAULT_DETACH_KEYS);
     const pending = runner.attach(rec.Id);
     // Answer the upgrade at once: docker's CLI starts the container only after this.

@@ -129,9 +129,11 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
     try {
       res.write(JSON.stringify({ status: `The push refers to repository [${familiarString(parseReference(ref)).replace(/:[^:/]+$/, "")}]` }) + "\n");
       const r = await d.images.push(ref, {
-        onProgress: (e) => res.write(JSON.stringify({ status: e.status, id: e.id, ...(e.total ? { progressDetail: { current: e.current ?? 0, total: e.total } } : {}) }) + "\n"),
+        // The final "<tag>: digest: …" line is written once, below, as docker does.
+        onProgress: (e) => e.status.includes(": digest: ") || res.write(JSON.stringify({ status: e.status, id: e.id, ...(e.total ? { progressDetail: { current: e.current ?? 0, total: e.total } } : {}) }) + "\n"),
       });
-      res.end(JSON.stringify({ status: `${tag ?? "latest"}: digest: ${r.digest} size: ${r.size}`, aux: { Tag: tag ?? "latest", Digest: r.digest, Size: r.size } }) + "\n");
+      res.write(JSON.stringify({ status: `${tag ?? "latest"}: digest: ${r.digest} size: ${r.size}` }) + "\n");
+      res.end(JSON.stringify({ progressDetail: {}, aux: { Tag: tag ?? "latest", Digest: r.digest, Size: r.size } }) + "\n");
       d.events.emit("image", "push", ref, {});
     } catch (e) {
       res.end(JSON.stringify({ errorDetail: { message: (e as Error).message }, error: (e as Error).message }) + "\n");

@@ -38,7 +38,7 @@ export function startServer(router: Router, socketPath: string, log: (level: "de
       versionCheck(url.pathname);
       const m = router.match(req.method ?? "GET", url.pathname);
       if (!m) throw new NotFound("page not found");
-      const ctx: Ctx = { req, res, socket, head, params: m.params, query: url.searchParams, body: () => readBody(req, head) };
+      const ctx: Ctx = { req, res, socket, head, params: m.params, query: url.searchParams, body: () => readBody(req, head, socket) };
       const out = await m.handler(ctx);
       if (out instanceof Status) { if (out.code) send(out.code); }
       else if (out instanceof Status201) send(201, out.body);

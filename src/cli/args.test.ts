@@ -1,0 +1,54 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { b, bool, l, list, parseArgs, s, str } from "./args.js";
+import { CliError } from "./errors.js";
+import { createBody, RUN_FLAGS, sizeFlag } from "./run-config.js";
+
+const specs = [b("interactive", "i"), b("tty", "t"), b("detach", "d"), l("env", "e"), s("name"), s("memory", "m"), s("network", undefined, ["net"])];
+
+test("combined short flags, attached and separate values, repeatable flags", () => {
+  const p = parseArgs("run", ["-dit", "-eA=1", "-e", "B=2", "--name=x", "-m64m", "--net", "none", "img", "cmd", "-e", "notaflag"], specs, { stopAtPositional: true });
+  assert.ok(bool(p, "detach") && bool(p, "interactive") && bool(p, "tty"));
+  assert.deepEqual(list(p, "env"), ["A=1", "B=2"]);
+  assert.equal(str(p, "name"), "x");
+  assert.equal(str(p, "memory"), "64m");
+  assert.equal(str(p, "network"), "none");
+  assert.deepEqual(p.args, ["img", "cmd", "-e", "notaflag"], "flags after the image belong to the command");
+});
+
+test("-- ends the flags; --flag=false; unknown and value-less flags are errors", () => {
+  assert.deepEqual(parseArgs("rm", ["--", "-x"], specs).args, ["-x"]);
+  assert.equal(bool(parseArgs("run", ["--tty=false", "i"], specs), "tty"), false);
+  assert.throws(() => parseArgs("ps", ["--bogus"], specs), (e: unknown) => e instanceof CliError && /unknown flag: --bogus/.test(e.message) && e.exitCode === 125);
+  assert.throws(() => parseArgs("ps", ["-x"], specs), /unknown shorthand flag: 'x' in -x/);
+  assert.throws(() => parseArgs("run", ["--name"], specs), /flag needs an argument: --name/);
+});
+
+test("run flags become docker's create body", () => {
+  const p = parseArgs("run", ["--rm", "-m", "64m", "--memory-swap", "-1", "--cpus", "1.5", "-c", "512", "--pids-limit", "10", "-v", "/h:/c:ro", "-v", "/anon", "--restart", "on-failure:3", "--ulimit", "nofile=10:20", "-l", "a=b", "busybox", "echo", "hi"], RUN_FLAGS, { stopAtPositional: true });
+  const { image, body } = createBody(p);
+  const hc = body.HostConfig as Record<string, any>;
+  assert.equal(image, "busybox");
+  assert.deepEqual(body.Cmd, ["echo", "hi"]);
+  assert.equal(hc.Memory, 64 * 1024 * 1024);
+  assert.equal(hc.MemorySwap, -1);
+  assert.equal(hc.NanoCpus, 1.5e9);
+  assert.equal(hc.CpuShares, 512);
+  assert.equal(hc.PidsLimit, 10);
+  assert.deepEqual(hc.Binds, ["/h:/c:ro"]);
+  assert.deepEqual(body.Volumes, { "/anon": {} });
+  assert.deepEqual(hc.RestartPolicy, { Name: "on-failure", MaximumRetryCount: 3 });
+  assert.deepEqual(hc.Ulimits, [{ Name: "nofile", Soft: 10, Hard: 20 }]);
+  assert.deepEqual(body.Labels, { a: "b" });
+  assert.equal(hc.AutoRemove, true);
+});
+
+test("bad values are refused before anything reaches the daemon", () => {
+  assert.equal(sizeFlag("-m", "1.5g"), 1.5 * 1024 ** 3);
+  assert.throws(() => sizeFlag("--memory", "lots"), /invalid argument "lots" for "--memory" flag/);
+  const bad = (...a: string[]) => () => createBody(parseArgs("run", [...a, "busybox"], RUN_FLAGS, { stopAtPositional: true }));
+  assert.throws(bad("--cpus", "x"), /failed to parse x as a rational number/);
+  assert.throws(bad("--pids-limit", "ten"), /invalid argument "ten" for "--pids-limit"/);
+  assert.throws(bad("--restart", "sometimes"), /invalid restart policy/);
+  assert.throws(bad("--ulimit", "nofile"), /invalid ulimit argument/);
+});

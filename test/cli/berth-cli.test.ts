@@ -1,0 +1,176 @@
+/**
+ * bin/berth against a private berthd (-H): what a docker user types, with docker's output shapes
+ * and exit codes — run with limits, exit codes 0/N/125/126/127, -d + exec/logs/ps/inspect/stop/rm,
+ * stdin, -it under tmux with ctrl-p ctrl-q, images/import/tag/rmi, a push to and pull from a real
+ * registry on 127.0.0.1, volumes, and one-line errors.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "../../src/image/test-fixtures.js";
+import { repo } from "../helpers/bundle.js";
+import { startBerthd, type CmdResult, type PrivateBerthd } from "../helpers/berthd.js";
+
+let d: PrivateBerthd;
+before(async () => { d = await startBerthd(); });
+after(() => d?.stop());
+
+const berthBin = join(repo, "bin/berth");
+function berth(args: string[], input?: string): CmdResult {
+  const r = spawnSync(berthBin, ["-H", d.host, ...args], { input, encoding: "utf8", timeout: 60000, killSignal: "SIGKILL" });
+  return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+const ok = (args: string[], input?: string): string => {
+  const r = berth(args, input);
+  assert.equal(r.status, 0, `berth ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+};
+async function until(what: string, cond: () => boolean, ms = 10000): Promise<void> {
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+test("run: output, the container's exit code, and docker's codes for berth's own failures", () => {
+  const r = berth(["run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 4"]);
+  assert.equal(r.status, 4);
+  assert.equal(r.stdout, "out\n");
+  assert.match(r.stderr, /^err$/m);
+  assert.equal(berth(["run", "--rm", "busybox", "nosuch"]).status, 127);
+  assert.equal(berth(["run", "--rm", "busybox", "/etc/passwd"]).status, 126);
+  const bad = berth(["run", "--rm", "-m", "1k", "busybox", "true"]);
+  assert.equal(bad.status, 125);
+  assert.equal(bad.stderr.trim().split("\n").filter((l) => !l.startsWith("WARNING")).length, 1, "one line");
+  assert.match(bad.stderr, /Minimum memory limit allowed is 6MB/);
+  assert.equal(berth(["run", "--bogus", "busybox"]).status, 125);
+  assert.equal(ok(["ps", "-aq"]), "");
+});
+
+test("run with limits: the container's cgroups hold them", () => {
+  const out = ok(["run", "--rm", "-m", "64m", "--cpus", "0.5", "--pids-limit", "32", "busybox", "sh", "-c",
+    "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/pids/pids.max"]);
+  assert.deepEqual(out.trim().split("\n"), ["67108864", "50000", "32"]);
+});
+
+test("stdin: piped into run -i and exec -i, closed at its end", () => {
+  assert.equal(ok(["run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo done"], "line1\nline2\n"), "line1\nline2\ndone\n");
+});
+
+test("-d, ps, logs, exec, inspect --format, top, stats, stop, start, rm", async () => {
+  const id = ok(["run", "-d", "--name", "cli-web", "-e", "GREETING=hello", "busybox", "sh", "-c", "trap 'exit 0' TERM; echo $GREETING; while :; do sleep 0.2; done"]).trim();
+  assert.match(id, /^[0-9a-f]{64}$/);
+  const ps = ok(["ps"]);
+  assert.match(ps.split("\n")[0]!, /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
+  assert.match(ps, new RegExp(`^${id.slice(0, 12)}\\s+busybox\\s+.*Up .*cli-web$`, "m"));
+  assert.equal(ok(["ps", "-q", "--no-trunc"]).trim(), id);
+  assert.equal(ok(["ps", "--format", "{{.Names}}:{{.State}}"]).trim(), "cli-web:running");
+  await until("the greeting in the log", () => ok(["logs", "cli-web"]) === "hello\n");
+  assert.equal(ok(["exec", "cli-web", "sh", "-c", "echo $GREETING from exec"]), "hello from exec\n");
+  assert.equal(berth(["exec", "cli-web", "sh", "-c", "exit 9"]).status, 9);
+  assert.equal(ok(["exec", "-i", "cli-web", "cat"], "via exec\n"), "via exec\n");
+  assert.equal(ok(["inspect", "-f", "{{.State.Running}} {{.Name}} {{json .Config.Env}}", "cli-web"]).split(" ").slice(0, 2).join(" "), "true /cli-web");
+  const full = JSON.parse(ok(["inspect", "cli-web"])) as { Id: string }[];
+  assert.equal(full[0]!.Id, id);
+  assert.match(ok(["top", "cli-web"]), /sh -c trap/);
+  assert.match(ok(["stats", "--no-stream", "cli-web"]), new RegExp(`^${id.slice(0, 12)}\\s+cli-web\\s+\\d+\\.\\d+%`, "m"));
+  assert.equal(ok(["stop", "-t", "5", "cli-web"]), "cli-web\n");
+  assert.match(ok(["ps", "-a", "--format", "{{.Status}}"]), /^Exited \(0\)/);
+  ok(["start", "cli-web"]);
+  assert.equal(ok(["inspect", "-f", "{{.State.Status}}", "cli-web"]).trim(), "running");
+  assert.equal(ok(["rm", "-f", "cli-web"]), "cli-web\n");
+  const gone = berth(["inspect", "cli-web"]);
+  assert.equal(gone.status, 1);
+  assert.match(gone.stderr, /No such object: cli-web/);
+  const rm = berth(["rm", "nothing-here"]);
+  assert.equal(rm.status, 1);
+  assert.match(rm.stderr, /^Error response from daemon: No such container: nothing-here\n$/);
+});
+
+test("-it in a real terminal: window size, typed input, ctrl-p ctrl-q detaches", async () => {
+  const s = `berth-cli-it-${process.pid}`;
+  const tm = (...a: string[]) => spawnSync("tmux", a, { encoding: "utf8" });
+  tm("new-session", "-d", "-s", s, "-x", "90", "-y", "25", `${berthBin} -H ${d.host} run -it --name cli-tty busybox sh; echo CLI-EXIT=$?; sleep 30`);
+  try {
+    let screen = "";
+    await until("the prompt", () => (screen = tm("capture-pane", "-t", s, "-p").stdout).includes("/ #"));
+    tm("send-keys", "-t", s, "stty size; echo $((6*7))", "Enter");
+    await until("the answer", () => (screen = tm("capture-pane", "-t", s, "-p").stdout).includes("42"));
+    assert.match(screen, /25 90/);
+    tm("send-keys", "-t", s, "C-p", "C-q");
+    await until("the detach", () => (screen = tm("capture-pane", "-t", s, "-p").stdout).includes("CLI-EXIT="));
+    assert.match(screen, /CLI-EXIT=0/);
+    assert.equal(ok(["inspect", "-f", "{{.State.Running}}", "cli-tty"]).trim(), "true");
+  } finally {
+    tm("kill-session", "-t", s);
+    berth(["rm", "-f", "cli-tty"]);
+  }
+});
+
+test("images, tag, rmi, history and import from a tar on stdin", () => {
+  const list = ok(["images"]);
+  assert.match(list.split("\n")[0]!, /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
+  assert.match(list, /^busybox\s+latest\s+[0-9a-f]{12}\s+/m);
+  ok(["tag", "busybox", "mine/busybox:v1"]);
+  assert.match(ok(["images", "--format", "{{.Repository}}:{{.Tag}}"]), /^mine\/busybox:v1$/m);
+  assert.match(ok(["rmi", "mine/busybox:v1"]), /Untagged: mine\/busybox:v1/);
+  assert.ok(ok(["history", "busybox"]).startsWith("IMAGE"));
+  const tar = spawnSync("bash", [join(repo, "scripts/busybox-image.sh")], { maxBuffer: 64 * 1024 * 1024 });
+  const imp = spawnSync(berthBin, ["-H", d.host, "import", "-", "imported:1"], { input: tar.stdout, encoding: "utf8" });
+  assert.equal(imp.status, 0, imp.stderr);
+  assert.match(imp.stdout, /^sha256:[0-9a-f]{64}$/m);
+  assert.equal(ok(["run", "--rm", "imported:1", "echo", "from-import"]), "from-import\n");
+  ok(["rmi", "imported:1"]);
+  const missing = berth(["import", "/nonexistent.tar"]);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /no such file or directory/);
+});
+
+test("push to a registry on 127.0.0.1, then run pulls it back", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "berth-cli-registry-"));
+  const port = await freePort();
+  writeFileSync(join(dir, "config.yml"), `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\nlog:\n  level: error\n`);
+  const reg: ChildProcess = spawn("/usr/bin/docker-registry", ["serve", join(dir, "config.yml")], { stdio: "ignore" });
+  try {
+    await until("the registry", () => spawnSync("curl", ["-fs", `http://127.0.0.1:${port}/v2/`]).status === 0);
+    const ref = `127.0.0.1:${port}/test/busybox:1`;
+    ok(["tag", "busybox", ref]);
+    const push = ok(["push", ref]);
+    assert.match(push, /Pushed/);
+    assert.match(push, /1: digest: sha256:[0-9a-f]{64} size: \d+/);
+    ok(["rmi", ref]);
+    const run = berth(["run", "--rm", "-m", "32m", ref, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /Unable to find image/);
+    assert.match(run.stderr, /Pull complete/);
+    assert.equal(run.stdout, "33554432\n");
+    ok(["rmi", ref]);
+  } finally {
+    reg.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("volumes: create, use, ls, inspect, rm", () => {
+  assert.equal(ok(["volume", "create", "cli-vol"]), "cli-vol\n");
+  ok(["run", "--rm", "-v", "cli-vol:/v", "busybox", "sh", "-c", "echo saved > /v/f"]);
+  assert.equal(ok(["run", "--rm", "-v", "cli-vol:/v", "busybox", "cat", "/v/f"]), "saved\n");
+  assert.match(ok(["volume", "ls"]), /^local\s+cli-vol$/m);
+  assert.equal(ok(["volume", "inspect", "-f", "{{.Name}} {{.Driver}}", "cli-vol"]), "cli-vol local\n");
+  assert.equal(ok(["volume", "rm", "cli-vol"]), "cli-vol\n");
+});
+
+test("unknown commands and missing arguments: one line, non-zero", () => {
+  const a = berth(["frobnicate"]);
+  assert.equal(a.status, 1);
+  assert.match(a.stderr, /'frobnicate' is not a berth command/);
+  const b = berth(["logs"]);
+  assert.equal(b.status, 125);
+  assert.match(b.stderr, /"berth logs" requires exactly 1 argument/);
+  const c = berth(["-H", "tcp://1.2.3.4:2375", "ps"]);
+  assert.notEqual(c.status, 0);
+});
