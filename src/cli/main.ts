@@ -112,9 +112,14 @@ const volume: Cmd = async (c, argv) => {
   }
 };
 
-async function commands(): Promise<Record<string, Cmd>> {
-  const [{ containerCommands }, { imageCommands }] = await Promise.all([import("./containers.js"), import("./images.js")]);
-  return { ...containerCommands, ...imageCommands, version, info, volume };
+const CONTAINER_CMDS = ["run", "create", "start", "stop", "restart", "kill", "rm", "ps", "logs", "exec", "attach", "inspect", "top", "stats", "pause", "unpause", "wait", "rename"];
+const IMAGE_CMDS = ["images", "pull", "push", "tag", "rmi", "import", "history"];
+
+/** Loads only the module a command lives in: the CLI's start is mostly module loading. */
+async function command(name: string): Promise<Cmd | undefined> {
+  if (CONTAINER_CMDS.includes(name)) return (await import("./containers.js")).containerCommands[name];
+  if (IMAGE_CMDS.includes(name)) return (await import("./images.js")).imageCommands[name];
+  return ({ version, info, volume } as Record<string, Cmd>)[name];
 }
 
 /** `berth container ls`, `berth image rm`, `berth system info` → the top-level command. */
@@ -148,8 +153,7 @@ export async function main(argv: string[]): Promise<number> {
     cmd = target;
     rest = rest.slice(1);
   }
-  const table = await commands();
-  const fn = table[cmd];
+  const fn = await command(cmd);
   if (!fn) throw new CliError(`berth: '${cmd}' is not a berth command.\nSee 'berth --help'`, 1);
   if (rest.includes("--help")) { process.stdout.write(`Usage:  berth ${cmd} [OPTIONS] ... (docker's flags: see \`docker ${cmd} --help\`)\n`); return 0; }
   if (host !== undefined && !host.startsWith("unix://")) throw new CliError(`invalid host ${host}: berth talks to berthd on a unix socket (unix://PATH)`);

@@ -1,0 +1,88 @@
+/**
+ * bench/engine: berth against docker on this machine, in one invocation — a private berthd and a
+ * private dockerd (runc, no bridge, no iptables), the same busybox image imported into both.
+ *   - `run --rm busybox true` end to end: berth CLI → berthd, docker CLI → dockerd, docker CLI → berthd
+ *   - the CLI's own start: `berth version` (a round trip to berthd) against `node -e 0` and `docker version`
+ *   - idle memory: berthd's RSS against dockerd + containerd's
+ * Prints medians and ratios.
+ *
+ *   node dist/bench/engine.js [runs]      (default 15)
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { busyboxRootfs } from "../test/helpers/fixtures.js";
+import { repo } from "../test/helpers/bundle.js";
+import { startBerthd } from "../test/helpers/berthd.js";
+import { startDockerd } from "../test/helpers/dockerd.js";
+
+const runs = Number(process.argv[2] ?? process.env.BENCH_RUNS ?? 15);
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
+
+function time(cmd: string, args: string[], env: Record<string, string | undefined> = process.env): number[] | string {
+  const out: number[] = [];
+  for (let i = 0; i < runs + 2; i++) {
+    const t0 = performance.now();
+    const r = spawnSync(cmd, args, { encoding: "utf8", env: env as NodeJS.ProcessEnv, timeout: 60000 });
+    const dt = performance.now() - t0;
+    if (r.status !== 0) return (r.stderr || r.stdout || `exit ${r.status}`).trim().split("\n").pop()!;
+    if (i >= 2) out.push(dt);
+  }
+  return out;
+}
+
+/** Resident memory (kB) of the processes whose command line matches, summed. */
+function rssOf(match: (cmdline: string) => boolean): number {
+  let kb = 0;
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+      if (!match(cmd)) continue;
+      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      if (m) kb += Number(m[1]);
+    } catch { /* gone */ }
+  }
+  return kb;
+}
+
+const b = await startBerthd();
+const d = await startDockerd();
+try {
+  const tar = spawnSync("tar", ["-C", busyboxRootfs(), "--exclude=./.complete", "-c", "."], { maxBuffer: 64 * 1024 * 1024 });
+  const imp = d.docker(["import", "-", "busybox:latest"], tar.stdout);
+  if (imp.status !== 0) throw new Error(`docker import: ${imp.stderr}`);
+  const berth = join(repo, "bin/berth");
+  const noCa = { ...process.env, NODE_EXTRA_CA_CERTS: undefined };
+  const dockerEnv = (host: string) => ({ ...process.env, DOCKER_HOST: host });
+  const rows: [string, number[] | string][] = [
+    ["docker CLI → dockerd (runc)", time("docker", ["run", "--rm", "--network", "none", "busybox", "true"], dockerEnv(d.host))],
+    ["berth CLI → berthd", time(berth, ["-H", b.host, "run", "--rm", "--network", "none", "busybox", "true"])],
+    ["docker CLI → berthd", time("docker", ["run", "--rm", "--network", "none", "busybox", "true"], dockerEnv(b.host))],
+  ];
+  console.log(`bench/engine: ${runs} runs each, medians`);
+  const base = rows[0]![1];
+  console.log("  run --rm busybox true, end to end:");
+  for (const [name, r] of rows) {
+    if (typeof r === "string") console.log(`    ${name.padEnd(34)} failed: ${r}`);
+    else console.log(`    ${name.padEnd(34)} ${median(r).toFixed(1).padStart(7)} ms${typeof base === "string" ? "" : `   ${(median(r) / median(base)).toFixed(2)} × docker`}`);
+  }
+  const cli: [string, number[] | string][] = [
+    ["node -e 0", time(process.execPath, ["-e", "0"])],
+    ["node -e 0 (without NODE_EXTRA_CA_CERTS)", time(process.execPath, ["-e", "0"], noCa)],
+    ["berth version (with a round trip)", time(berth, ["-H", b.host, "version", "--format", "{{.Server.Version}}"])],
+    ["docker version (against dockerd)", time("docker", ["version", "--format", "{{.Server.Version}}"], dockerEnv(d.host))],
+  ];
+  console.log("  CLI start:");
+  const node = cli[0]![1];
+  for (const [name, r] of cli) {
+    if (typeof r === "string") console.log(`    ${name.padEnd(42)} failed: ${r}`);
+    else console.log(`    ${name.padEnd(42)} ${median(r).toFixed(1).padStart(7)} ms${typeof node === "string" ? "" : `   ${(median(r) / median(node)).toFixed(2)} × node -e 0`}`);
+  }
+  const berthRss = rssOf((c) => c.includes("dist/src/daemon/main.js") && c.includes(b.dir));
+  const dockerRss = rssOf((c) => (c.startsWith("/usr/sbin/dockerd") || c.startsWith("containerd")) && c.includes(d.dir));
+  console.log(`  idle daemon memory (RSS): berthd ${(berthRss / 1024).toFixed(1)} MiB, dockerd + containerd ${(dockerRss / 1024).toFixed(1)} MiB, ratio ${(berthRss / dockerRss).toFixed(2)}`);
+} finally {
+  d.stop();
+  b.stop();
+}
