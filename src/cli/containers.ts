@@ -4,7 +4,7 @@ import { b, bool, l, list, needArgs, parseArgs, s, str, type Parsed } from "./ar
 import type { Client } from "./client.js";
 import { ApiError, CliError, ExitCode } from "./errors.js";
 import { ago, bytesSize, printRows, table, template } from "./format.js";
-import { createBody, RUN_FLAGS } from "./run-config.js";
+import { createBody, resourceFields, RESOURCE_FLAG_NAMES, restartFlag, RUN_FLAGS } from "./run-config.js";
 import { demux, relay } from "./stdio.js";
 import { pullWithProgress } from "./images.js";
 
@@ -289,7 +289,19 @@ const rename: Cmd = async (c, argv) => {
   await c.json("POST", `/containers/${p.args[0]}/rename`, { query: { name: p.args[1] } });
 };
 
+const update: Cmd = async (c, argv) => {
+  const flags = RUN_FLAGS.filter((f) => RESOURCE_FLAG_NAMES.includes(f.name) || f.name === "restart");
+  const p = parseArgs("update", argv, flags);
+  needArgs("update", p, 1);
+  const body = { ...resourceFields(p), RestartPolicy: restartFlag(p) };
+  await each(p.args, async (n) => {
+    const r = await c.json<{ Warnings?: string[] }>("POST", `/containers/${n}/update`, { body });
+    for (const w of r?.Warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);
+  });
+};
+
 export const containerCommands: Record<string, Cmd> = {
+  update,
   run, create, start, stop: stopLike("stop"), restart: stopLike("restart"), kill, rm,
   ps, logs, exec, attach, inspect, top, stats, pause: simple("pause", "pause"), unpause: simple("unpause", "unpause"), wait, rename,
 };

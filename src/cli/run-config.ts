@@ -97,20 +97,9 @@ function binds(items: string[]): string[] {
   });
 }
 
-/** The image and command of `run IMAGE [COMMAND] [ARG...]` and the create body. */
-export function createBody(p: Parsed): { name?: string; image: string; body: Record<string, unknown> } {
-  const [image, ...cmd] = p.args;
-  if (!image) throw new CliError(`"berth run" requires at least 1 argument.\nSee 'berth run --help'.`);
+/** The resource flags (#3) as HostConfig fields: shared by run/create and update. */
+export function resourceFields(p: Parsed): Record<string, unknown> {
   const n = (f: string): string | undefined => str(p, f);
-  const tty = bool(p, "tty");
-  const interactive = bool(p, "interactive");
-  const detach = bool(p, "detach");
-  const entrypoint = n("entrypoint");
-  const volumes = list(p, "volume");
-  const anon = volumes.filter((v) => !v.includes(":"));
-  const tmpfs: Record<string, string> = {};
-  for (const t of list(p, "tmpfs")) { const [dst, opts] = t.split(/:(.*)/s); tmpfs[dst!] = opts ?? ""; }
-  const ports = list(p, "publish");
   const res: Record<string, unknown> = {};
   if (n("memory") !== undefined) res.Memory = sizeFlag("--memory", n("memory")!);
   if (n("memory-swap") !== undefined) res.MemorySwap = n("memory-swap") === "-1" ? -1 : sizeFlag("--memory-swap", n("memory-swap")!);
@@ -139,6 +128,33 @@ export function createBody(p: Parsed): { name?: string; image: string; body: Rec
   if (list(p, "device-read-iops").length) res.BlkioDeviceReadIOps = throttle("device-read-iops", list(p, "device-read-iops"), false);
   if (list(p, "device-write-iops").length) res.BlkioDeviceWriteIOps = throttle("device-write-iops", list(p, "device-write-iops"), false);
   if (bool(p, "oom-kill-disable")) res.OomKillDisable = true;
+  return res;
+}
+
+/** The resource flags `update` takes (a subset of run's), plus --restart. */
+export const RESOURCE_FLAG_NAMES = ["memory", "memory-swap", "memory-reservation", "memory-swappiness", "kernel-memory", "cpus", "cpu-shares",
+  "cpu-period", "cpu-quota", "cpu-rt-period", "cpu-rt-runtime", "cpuset-cpus", "cpuset-mems", "pids-limit", "blkio-weight",
+  "blkio-weight-device", "device-read-bps", "device-write-bps", "device-read-iops", "device-write-iops"];
+
+export function restartFlag(p: Parsed): { Name: string; MaximumRetryCount?: number } | undefined {
+  return restartPolicy(str(p, "restart"));
+}
+
+/** The image and command of `run IMAGE [COMMAND] [ARG...]` and the create body. */
+export function createBody(p: Parsed): { name?: string; image: string; body: Record<string, unknown> } {
+  const [image, ...cmd] = p.args;
+  if (!image) throw new CliError(`"berth run" requires at least 1 argument.\nSee 'berth run --help'.`);
+  const n = (f: string): string | undefined => str(p, f);
+  const tty = bool(p, "tty");
+  const interactive = bool(p, "interactive");
+  const detach = bool(p, "detach");
+  const entrypoint = n("entrypoint");
+  const volumes = list(p, "volume");
+  const anon = volumes.filter((v) => !v.includes(":"));
+  const tmpfs: Record<string, string> = {};
+  for (const t of list(p, "tmpfs")) { const [dst, opts] = t.split(/:(.*)/s); tmpfs[dst!] = opts ?? ""; }
+  const ports = list(p, "publish");
+  const res = resourceFields(p);
   const ulimits = list(p, "ulimit").map((u) => {
     const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(u);
     if (!m) throw new CliError(`invalid argument "${u}" for "--ulimit" flag: invalid ulimit argument: ${u}`);

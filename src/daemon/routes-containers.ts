@@ -90,6 +90,7 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
   r.add("POST", "/containers/{id}/kill", async (c) => { await runner.kill(c.params.id!, c.query.get("signal") ?? undefined); return new Status(204); });
   r.add("POST", "/containers/{id}/pause", async (c) => { await runner.pause(c.params.id!); return new Status(204); });
   r.add("POST", "/containers/{id}/unpause", async (c) => { await runner.unpause(c.params.id!); return new Status(204); });
+  r.add("POST", "/containers/{id}/update", async (c) => runner.update(c.params.id!, await c.body()));
   r.add("POST", "/containers/{id}/rename", async (c) => { await runner.rename(c.params.id!, c.query.get("name") ?? ""); return new Status(204); });
   r.add("POST", "/containers/{id}/wait", async (c) => {
     const cond = (c.query.get("condition") ?? "not-running") as "not-running" | "next-exit" | "removed";

@@ -148,6 +148,29 @@ export class ContainerRunner {
 
   // ---- start -----------------------------------------------------------------------------
 
+  /**
+   * docker update: new resource values (and restart policy) merged into the HostConfig, validated
+   * as at create, applied live to a running or paused container's cgroups, then saved.
+   */
+  update(ref: string, body: Record<string, unknown>): Promise<{ Warnings: string[] }> {
+    const c = this.store.get(ref);
+    return this.mutex.run(c.Id, async () => {
+      const cur = this.store.get(c.Id);
+      const next: Record<string, unknown> = { ...cur.HostConfig };
+      for (const k of UPDATABLE) if (body[k] !== undefined && body[k] !== null) next[k] = body[k];
+      if (body.RestartPolicy && (body.RestartPolicy as { Name?: string }).Name !== undefined) {
+        if (cur.HostConfig.AutoRemove && (body.RestartPolicy as { Name: string }).Name !== "no") throw new InvalidArgument("Restart policy cannot be updated because AutoRemove is enabled for the container");
+        next.RestartPolicy = body.RestartPolicy;
+      }
+      const res = resourcesFromHostConfig(next as Parameters<typeof resourcesFromHostConfig>[0]);
+      if (cur.State.Running) await this.o.runtime.update(cur.Id, res.resources).catch((e) => { throw wrap(e, `Cannot update container ${cur.Id}`); });
+      cur.HostConfig = next as typeof cur.HostConfig;
+      await this.store.save(cur);
+      this.o.events.emit("container", "update", cur.Id, this.attrs(cur));
+      return { Warnings: res.warnings };
+    });
+  }
+
   /** A generated name no container has: as docker, a digit is added after a few collisions. */
   private freeName(): string {
     for (let i = 0; ; i++) {
@@ -510,6 +533,11 @@ function sizeOf(s: string): number {
   if (!m) throw new InvalidArgument(`invalid log max-size: ${s}`);
   return Number(m[1]) * ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? "").toLowerCase() as "k"] ?? 1);
 }
+
+/** The HostConfig fields `docker update` may change. */
+const UPDATABLE = ["Memory", "MemorySwap", "MemoryReservation", "KernelMemory", "NanoCpus", "CpuShares", "CpuPeriod", "CpuQuota",
+  "CpuRealtimePeriod", "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems", "PidsLimit", "BlkioWeight", "BlkioWeightDevice",
+  "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps", "OomKillDisable", "MemorySwappiness"];
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
