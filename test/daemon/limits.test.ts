@@ -1,0 +1,122 @@
+/**
+ * #3 through the CLI: docker's resource flags enforced by the kernel, not just written — CPU quota
+ * throttles a busy loop, cpu-shares split one CPU 1:3, pids.max stops forks, the freezer stops a
+ * paused container, cpuset pins, and `update` changes limits of a running container. One private
+ * berthd for the file. Tolerances are wide: these check enforcement, not speed.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { repo } from "../helpers/bundle.js";
+import { startBerthd, type CmdResult, type PrivateBerthd } from "../helpers/berthd.js";
+
+let d: PrivateBerthd;
+before(async () => { d = await startBerthd(); });
+after(() => d?.stop());
+
+function berth(args: string[], input?: string): CmdResult {
+  const r = spawnSync(join(repo, "bin/berth"), ["-H", d.host, ...args], { input, encoding: "utf8", timeout: 60000, killSignal: "SIGKILL" });
+  return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+const ok = (args: string[]): string => {
+  const r = berth(args);
+  assert.equal(r.status, 0, `berth ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+};
+/** A host-side cgroup file of a container (v1 hierarchy name, file). */
+function cg(name: string, hierarchy: string, file: string): string {
+  const id = ok(["inspect", "-f", "{{.Id}}", name]).trim();
+  return readFileSync(`/sys/fs/cgroup/${hierarchy}${d.cgroupParent}/${id}/${file}`, "utf8").trim();
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const v1 = spawnSync("stat", ["-fc", "%T", "/sys/fs/cgroup"], { encoding: "utf8" }).stdout.trim() !== "cgroup2fs";
+/** These read v1 cgroup files by path; on a pure v2 host they are skipped (and say so). */
+const onlyV1 = { skip: v1 ? false : "reads cgroup v1 files; this host is cgroup v2" };
+
+test("--cpus 0.5 throttles a busy loop to about half a CPU", onlyV1, async () => {
+  ok(["run", "-d", "--name", "cpu-half", "--cpus", "0.5", "busybox", "sh", "-c", "while :; do :; done"]);
+  try {
+    const u0 = Number(cg("cpu-half", "cpuacct", "cpuacct.usage"));
+    const t0 = Date.now();
+    await sleep(2000);
+    const used = (Number(cg("cpu-half", "cpuacct", "cpuacct.usage")) - u0) / 1e6;
+    const wall = Date.now() - t0;
+    const share = used / wall;
+    assert.ok(share > 0.3 && share < 0.65, `CPU share ${share.toFixed(2)} of one CPU`);
+    assert.ok(Number(/nr_throttled (\d+)/.exec(cg("cpu-half", "cpu", "cpu.stat"))![1]) > 0, "throttled");
+  } finally {
+    berth(["rm", "-f", "cpu-half"]);
+  }
+});
+
+test("--cpu-shares 1024 and 3072 on one CPU split it about 1:3", onlyV1, async () => {
+  ok(["run", "-d", "--name", "shares-1", "--cpuset-cpus", "0", "--cpu-shares", "1024", "busybox", "sh", "-c", "while :; do :; done"]);
+  ok(["run", "-d", "--name", "shares-3", "--cpuset-cpus", "0", "--cpu-shares", "3072", "busybox", "sh", "-c", "while :; do :; done"]);
+  try {
+    const a0 = Number(cg("shares-1", "cpuacct", "cpuacct.usage")), b0 = Number(cg("shares-3", "cpuacct", "cpuacct.usage"));
+    await sleep(2500);
+    const a = Number(cg("shares-1", "cpuacct", "cpuacct.usage")) - a0, b = Number(cg("shares-3", "cpuacct", "cpuacct.usage")) - b0;
+    const ratio = b / a;
+    assert.ok(ratio > 2 && ratio < 4.5, `shares ratio ${ratio.toFixed(2)} (1:3 expected)`);
+    assert.equal(cg("shares-3", "cpu", "cpu.shares"), "3072");
+    assert.equal(cg("shares-1", "cpuset", "cpuset.cpus"), "0");
+  } finally {
+    berth(["rm", "-f", "shares-1", "shares-3"]);
+  }
+});
+
+test("--pids-limit stops forks beyond the limit", onlyV1, () => {
+  // The forks happen in a child shell (ash gives up at the first refused fork); the counts are
+  // read with builtins, which need no fork.
+  const r = berth(["run", "--rm", "--pids-limit", "8", "busybox", "sh", "-c",
+    "sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 5 & done' 2>/dev/null; read max < /sys/fs/cgroup/pids/pids.max; read cur < /sys/fs/cgroup/pids/pids.current; echo max=$max current=$cur"]);
+  assert.equal(r.status, 0, r.stderr);
+  const m = /max=(\d+) current=(\d+)/.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  assert.equal(m[1], "8");
+  assert.ok(Number(m[2]) <= 8, `pids.current ${m[2]} stays within the limit`);
+});
+
+test("memory reservation and swappiness reach memory.soft_limit_in_bytes and memory.swappiness", onlyV1, () => {
+  ok(["run", "-d", "--name", "mem-soft", "-m", "128m", "--memory-reservation", "64m", "--memory-swappiness", "10", "busybox", "sleep", "100"]);
+  try {
+    assert.equal(cg("mem-soft", "memory", "memory.limit_in_bytes"), String(128 * 1024 * 1024));
+    assert.equal(cg("mem-soft", "memory", "memory.soft_limit_in_bytes"), String(64 * 1024 * 1024));
+    assert.equal(cg("mem-soft", "memory", "memory.swappiness"), "10");
+  } finally {
+    berth(["rm", "-f", "mem-soft"]);
+  }
+});
+
+test("pause freezes every process; unpause thaws them", onlyV1, async () => {
+  ok(["run", "-d", "--name", "frozen", "busybox", "sh", "-c", "while :; do :; done"]);
+  try {
+    ok(["pause", "frozen"]);
+    assert.equal(cg("frozen", "freezer", "freezer.state"), "FROZEN");
+    const u0 = Number(cg("frozen", "cpuacct", "cpuacct.usage"));
+    await sleep(500);
+    assert.equal(Number(cg("frozen", "cpuacct", "cpuacct.usage")), u0, "a frozen container uses no CPU");
+    ok(["unpause", "frozen"]);
+    assert.equal(cg("frozen", "freezer", "freezer.state"), "THAWED");
+  } finally {
+    berth(["rm", "-f", "frozen"]);
+  }
+});
+
+test("update changes a running container's limits live, and refuses bad values", onlyV1, () => {
+  ok(["run", "-d", "--name", "upd", "-m", "64m", "--cpus", "0.5", "--pids-limit", "20", "busybox", "sleep", "1000"]);
+  try {
+    ok(["update", "-m", "128m", "--cpus", "1.5", "--pids-limit", "40", "upd"]);
+    assert.deepEqual(ok(["exec", "upd", "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/pids/pids.max"]).trim().split("\n"),
+      [String(128 * 1024 * 1024), "150000", "40"]);
+    assert.equal(ok(["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}", "upd"]).trim(), `${128 * 1024 * 1024} 1500000000 40`);
+    const bad = berth(["update", "-m", "1k", "upd"]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /Minimum memory limit allowed is 6MB/);
+    assert.equal(cg("upd", "memory", "memory.limit_in_bytes"), String(128 * 1024 * 1024), "a refused update changes nothing");
+  } finally {
+    berth(["rm", "-f", "upd"]);
+  }
+});
