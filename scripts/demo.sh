@@ -49,12 +49,14 @@ show berth tag busybox "$image"
 show berth push "$image"
 show berth rmi "$image"
 
-say "run it (pulled from the registry) with -m 64m --cpus 0.5 --pids-limit 64"
+say "run it (pulled from the registry): isolated, and limited by -m 64m --cpus 0.5 --pids-limit 64"
 show berth run --rm -m 64m --cpus 0.5 --pids-limit 64 "$image" sh -c '
   echo "memory limit: $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)"
   echo "cpu quota:    $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cat /sys/fs/cgroup/cpu.max)"
   echo "pids limit:   $(cat /sys/fs/cgroup/pids/pids.max)"
-  echo "whoami: $(id -u), pid $$, hostname $(hostname)"'
+  echo "hostname: $(hostname); my pid: $$ (PID 1 of its own namespace)"
+  echo "processes it can see:"; ps -o pid,user,args
+  echo "its network: only loopback, in its own namespace:"; ip -o addr show | sed "s/^/  /"'
 
 say "the memory limit enforced: 100 MB into a 32 MiB container"
 set +e
