@@ -50,7 +50,6 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
     c.req.socket.once("close", () => ac.abort());
     const num = (k: string): number | undefined => (c.query.get(k) ? Number(c.query.get(k)) : undefined);
     c.res!.writeHead(200, { "Content-Type": "application/json" }).flushHeaders();
-    c.res!.flushHeaders();
     for await (const e of d.events.subscribe({ since: num("since"), until: num("until"), signal: ac.signal })) {
       if (f.type && !f.type.includes(e.Type)) continue;
       if (f.event && !f.event.includes(e.Action)) continue;

@@ -5,8 +5,8 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { startBerthd, type PrivateBerthd } from "../helpers/berthd.js";
 
@@ -161,16 +161,69 @@ test("-it: a terminal of the window's size, and ctrl-p ctrl-q detaches leaving i
   }
 });
 
-test("containers outlive a killed berthd, and the next one finds them", async () => {
-  ok(["run", "-d", "--name", "survivor", "busybox", "sleep", "1000"]);
-  const pid = Number(inspect("survivor", "{{.State.Pid}}"));
+test("containers outlive a killed berthd: logs complete, exits while it was down collected, stop works", async () => {
+  ok(["run", "-d", "--name", "counter", "busybox", "sh", "-c", "i=0; while :; do echo $i; i=$((i+1)); sleep 0.1; done"]);
+  ok(["run", "-d", "--name", "quitter", "busybox", "sh", "-c", "sleep 1; exit 3"]);
+  ok(["run", "-d", "--name", "sleeper", "busybox", "sleep", "1000"]);
+  const pids = ["counter", "sleeper"].map((n) => Number(inspect(n, "{{.State.Pid}}")));
   d.crash();
-  assert.ok(existsSync(`/proc/${pid}`), "the container runs without its daemon");
+  await new Promise((r) => setTimeout(r, 1500));
+  for (const pid of pids) assert.ok(existsSync(`/proc/${pid}`), "containers run without their daemon");
   await d.start();
-  assert.equal(inspect("survivor", "{{.State.Running}} {{.State.Pid}}"), `true ${pid}`);
-  assert.equal(ok(["exec", "survivor", "echo", "alive"]), "alive\n");
-  ok(["stop", "-t", "1", "survivor"]);
-  assert.equal(inspect("survivor", "{{.State.Status}}"), "exited");
-  assert.ok(!existsSync(`/proc/${pid}`));
-  ok(["rm", "survivor"]);
+  assert.equal(inspect("counter", "{{.State.Running}}"), "true");
+  assert.equal(inspect("sleeper", "{{.State.Running}} {{.State.Pid}}"), `true ${pids[1]}`);
+  assert.equal(inspect("quitter", "{{.State.Status}} {{.State.ExitCode}}"), "exited 3", "an exit while berthd was down is collected");
+  assert.equal(ok(["exec", "sleeper", "echo", "alive"]), "alive\n");
+  await new Promise((r) => setTimeout(r, 300));
+  ok(["stop", "-t", "1", "counter", "sleeper"]);
+  const lines = ok(["logs", "counter"]).trim().split("\n").map(Number);
+  assert.ok(lines.length > 15, `${lines.length} lines`);
+  lines.forEach((n, i) => assert.equal(n, i, "no numbered line is missing"));
+  assert.equal(inspect("sleeper", "{{.State.Status}}"), "exited");
+  for (const pid of pids) assert.ok(!existsSync(`/proc/${pid}`));
+  ok(["rm", "counter", "quitter", "sleeper"]);
+});
+
+test("events: create, start, die and oom of a container, with filters and --until", () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  d.docker(["run", "--name", "evt", "-m", "16m", "--memory-swap", "16m", "busybox", "sh", "-c", "x=$(head -c 50000000 /dev/zero | tr '\\0' a)"]);
+  const until = Math.floor(Date.now() / 1000) + 1;
+  const out = ok(["events", "--since", String(since), "--until", String(until), "--filter", "container=evt", "--format", "{{.Action}}"]);
+  const actions = out.trim().split("\n");
+  for (const a of ["create", "start", "oom", "die"]) assert.ok(actions.includes(a), `${a} in ${actions.join(",")}`);
+  assert.ok(actions.indexOf("start") < actions.indexOf("die"));
+  ok(["rm", "evt"]);
+});
+
+/** What berthd leaves on the host: mounts under its dirs, cgroups under its parent, shims, fds. */
+function footprint(): { mounts: number; cgroups: number; shims: number; fds: number; runDirs: number } {
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.includes(d.dir)).length;
+  let cgroups = 0;
+  for (const h of ["memory", "pids", "cpu", "freezer"]) {
+    try { cgroups += readdirSync(`/sys/fs/cgroup/${h}${d.cgroupParent}`, { withFileTypes: true }).filter((e) => e.isDirectory()).length; } catch { /* none */ }
+  }
+  const shims = spawnSync("pgrep", ["-f", "berth-shim"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean)
+    .filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, "utf8").length > 0 && readlinkSync(`/proc/${p}/cwd`).length > 0; } catch { return false; } }).length;
+  const pid = Number(readFileSync(join(d.dir, "berthd.pid"), "utf8"));
+  const fds = readdirSync(`/proc/${pid}/fd`).length;
+  let runDirs = 0;
+  try { runDirs = readdirSync(join(d.dir, "run", "containers")).length; } catch { /* none yet */ }
+  return { mounts, cgroups, shims, fds, runDirs };
+}
+
+test("no leaks: 30 sequential run --rm and 10 parallel run -d + rm leave nothing behind", async () => {
+  ok(["run", "--rm", "busybox", "true"]); // warm up: lazily opened descriptors
+  const before = footprint();
+  for (let i = 0; i < 30; i++) ok(["run", "--rm", "busybox", "true"]);
+  const env = { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, "client") };
+  const runOne = (i: number) => new Promise<number>((resolve) => {
+    spawn("docker", ["run", "-d", "--name", `par${i}`, "busybox", "sleep", "100"], { env, stdio: "ignore" }).on("exit", (code) => resolve(code ?? -1));
+  });
+  const codes = await Promise.all(Array.from({ length: 10 }, (_, i) => runOne(i)));
+  assert.deepEqual(codes, Array(10).fill(0));
+  assert.equal(ok(["ps", "-q"]).trim().split("\n").length, 10);
+  ok(["rm", "-f", ...Array.from({ length: 10 }, (_, i) => `par${i}`)]);
+  const after = footprint();
+  assert.deepEqual({ ...after, fds: 0 }, { ...before, fds: 0 });
+  assert.ok(after.fds <= before.fds + 2, `berthd fds ${before.fds} → ${after.fds}`);
 });
