@@ -1,5 +1,8 @@
 /** Container commands: run, create, start, stop, restart, kill, rm, ps, logs, exec, attach, inspect, top, stats, pause, unpause, wait, rename. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
+import { basename, dirname, posix, resolve } from "node:path";
 import { b, bool, l, list, needArgs, parseArgs, s, str, type Parsed } from "./args.js";
 import type { Client } from "./client.js";
 import { ApiError, CliError, ExitCode } from "./errors.js";
@@ -10,6 +13,8 @@ import { pullWithProgress } from "./images.js";
 
 type Cmd = (c: Client, argv: string[]) => Promise<void>;
 
+const posixDirname = (p: string): string => posix.dirname(p.replace(/\/+$/, "") || "/");
+const posixBasename = (p: string): string => posix.basename(p.replace(/\/+$/, ""));
 const short = (id: string): string => id.replace(/^sha256:/, "").slice(0, 12);
 
 /** Runs `fn` for each name, printing the name on success and each error on stderr; 1 if any failed. */
@@ -289,6 +294,67 @@ const rename: Cmd = async (c, argv) => {
   await c.json("POST", `/containers/${p.args[0]}/rename`, { query: { name: p.args[1] } });
 };
 
+/** CONTAINER:PATH, or undefined for a local path (docker's rule: a colon before any slash). */
+function containerRef(arg: string): { name: string; path: string } | undefined {
+  const i = arg.indexOf(":");
+  if (i <= 0 || arg.slice(0, i).includes("/")) return undefined;
+  return { name: arg.slice(0, i), path: arg.slice(i + 1) || "/" };
+}
+
+function tarProcess(args: string[], stdio: ("pipe" | "inherit")[]): ChildProcess {
+  return spawn("tar", args, { stdio: stdio as ("pipe" | "inherit")[] });
+}
+
+async function finished(p: ChildProcess, what: string): Promise<void> {
+  const code = await new Promise<number>((r) => p.on("close", (c) => r(c ?? 1)));
+  if (code !== 0) throw new CliError(`${what}: tar exited with ${code}`, 1);
+}
+
+/** docker cp: a tar stream each way, unpacked or packed locally with tar(1). */
+const cp: Cmd = async (c, argv) => {
+  const p = parseArgs("cp", argv, [b("archive", "a"), b("follow-link", "L"), b("quiet", "q")]);
+  needArgs("cp", p, 2, 2);
+  const [src, dst] = p.args as [string, string];
+  const from = containerRef(src), to = containerRef(dst);
+  if (from && to) throw new CliError("copying between containers is not supported");
+  if (!from && !to) throw new CliError("must specify at least one container source");
+  if (from) {
+    const res = await c.open("GET", `/containers/${from.name}/archive`, { query: { path: from.path } });
+    if (dst === "-") { for await (const x of res) process.stdout.write(x as Buffer); return; }
+    const top = basename(from.path.replace(/\/+$/, "")) || "/";
+    let target = dst, rename: string | undefined;
+    if (!existsSync(dst) || !statSync(dst).isDirectory()) { target = dirname(resolve(dst)); rename = basename(dst); }
+    if (!existsSync(target)) throw new CliError(`no such directory: ${target}`, 1);
+    const args = ["-x", "-C", target, "--no-same-owner"];
+    if (rename && rename !== top) args.push(`--transform=s,^${top.replace(/[,\\.*[\]^$]/g, "\\$&")},${rename.replace(/[,&\\]/g, "\\$&")},`);
+    const t = tarProcess(args, ["pipe", "inherit", "inherit"]);
+    res.pipe(t.stdin!);
+    await finished(t, "cp");
+    return;
+  }
+  const dest = to!;
+  if (!existsSync(src)) throw new CliError(`lstat ${resolve(src)}: no such file or directory`, 1);
+  let dir = dest.path, name = basename(resolve(src));
+  try {
+    const head = await c.call("HEAD", `/containers/${dest.name}/archive`, { query: { path: dest.path } });
+    if (head.status === 404) throw new ApiError(404, "");
+    const st = JSON.parse(Buffer.from(String(head.headers["x-docker-container-path-stat"] ?? ""), "base64").toString() || "{}") as { mode?: number };
+    if (!((st.mode ?? 0) >= 2 ** 31)) { dir = posixDirname(dest.path); name = posixBasename(dest.path); }
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 404) throw e;
+    if (dest.path.endsWith("/")) throw new CliError(`Error response from daemon: Could not find the file ${dest.path} in container ${dest.name}`, 1);
+    dir = posixDirname(dest.path);
+    name = posixBasename(dest.path);
+  }
+  const srcBase = basename(resolve(src));
+  const args = ["-c", "-C", dirname(resolve(src))];
+  if (name !== srcBase) args.push(`--transform=s,^${srcBase.replace(/[,\\.*[\]^$]/g, "\\$&")},${name.replace(/[,&\\]/g, "\\$&")},`);
+  args.push(srcBase);
+  const t = tarProcess(args, ["inherit", "pipe", "inherit"]);
+  const put = c.json("PUT", `/containers/${dest.name}/archive`, { query: { path: dir }, raw: t.stdout!, headers: { "Content-Type": "application/x-tar" } });
+  await Promise.all([put, finished(t, "cp")]);
+};
+
 const update: Cmd = async (c, argv) => {
   const flags = RUN_FLAGS.filter((f) => RESOURCE_FLAG_NAMES.includes(f.name) || f.name === "restart");
   const p = parseArgs("update", argv, flags);
@@ -301,7 +367,7 @@ const update: Cmd = async (c, argv) => {
 };
 
 export const containerCommands: Record<string, Cmd> = {
-  update,
+  update, cp,
   run, create, start, stop: stopLike("stop"), restart: stopLike("restart"), kill, rm,
   ps, logs, exec, attach, inspect, top, stats, pause: simple("pause", "pause"), unpause: simple("unpause", "unpause"), wait, rename,
 };

@@ -5,6 +5,7 @@ import type { ContainerRunner } from "../engine/container-runner.js";
 import { inspectView, summaryView } from "../engine/container-view.js";
 import type { ExecManager } from "../engine/exec.js";
 import { readLogs } from "../engine/logs.js";
+import { archivePath, extractInto, resolveContainerPath, statPath, type PathStat } from "../engine/archive.js";
 import { dockerStats, systemCpuNs, top, type StatsSample } from "../engine/stats.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { DEFAULT_DETACH_KEYS, DetachFilter, parseDetachKeys } from "./detach-keys.js";
@@ -173,6 +174,48 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
     }
     c.res!.end();
     return new Status(0);
+  });
+  // docker cp: HEAD (stat), GET (a tar of a path), PUT (a tar extracted into a directory).
+  const pathStat = async (id: string, path: string) => runner.withFilesystem(id, async (rootfs, mounts) => {
+    const host = resolveContainerPath(rootfs, mounts, path);
+    return { host, stat: await statPath(host, path) };
+  });
+  const statHeader = (s: PathStat): string => Buffer.from(JSON.stringify(s)).toString("base64");
+  r.add("HEAD", "/containers/{id}/archive", async (c) => {
+    const path = c.query.get("path");
+    if (!path) throw new InvalidArgument("path is required");
+    const { stat } = await pathStat(c.params.id!, path);
+    c.res!.writeHead(200, { "X-Docker-Container-Path-Stat": statHeader(stat), "Content-Type": "application/x-tar" }).end();
+    return new Status(0);
+  });
+  r.add("GET", "/containers/{id}/archive", async (c) => {
+    const path = c.query.get("path");
+    if (!path) throw new InvalidArgument("path is required");
+    await runner.withFilesystem(c.params.id!, async (rootfs, mounts) => {
+      const host = resolveContainerPath(rootfs, mounts, path);
+      const stat = await statPath(host, path);
+      c.res!.writeHead(200, { "X-Docker-Container-Path-Stat": statHeader(stat), "Content-Type": "application/x-tar" });
+      for await (const chunk of archivePath(host, path)) if (!c.res!.write(chunk)) await new Promise((r) => c.res!.once("drain", r));
+      c.res!.end();
+    });
+    return new Status(0);
+  });
+  r.add("PUT", "/containers/{id}/archive", async (c) => {
+    const path = c.query.get("path");
+    if (!path) throw new InvalidArgument("path is required");
+    const rec = runner.store.get(c.params.id!);
+    const paused = rec.State.Running && !rec.State.Paused;
+    // Paused while we write, as docker: the container cannot swap a path for a symlink meanwhile.
+    if (paused) await runner.pause(rec.Id);
+    try {
+      await runner.withFilesystem(rec.Id, async (rootfs, mounts) => {
+        if (rec.HostConfig.ReadonlyRootfs && !mounts.some((m) => path.startsWith(m.destination))) throw new Conflict("container rootfs is marked read-only");
+        await extractInto(resolveContainerPath(rootfs, mounts, path), path, c.req);
+      });
+    } finally {
+      if (paused) await runner.unpause(rec.Id).catch(() => {});
+    }
+    return new Status(200);
   });
   r.add("POST", "/containers/{id}/exec", async (c) => exec.create(c.params.id!, await c.body()));
   r.add("POST", "/exec/{id}/start", async (c) => {

@@ -24,6 +24,7 @@ import { lookupUser } from "./user-lookup.js";
 import { controlCommand } from "./exec.js";
 import { connectSocket, connectUnix } from "../unix-socket.js";
 import type { VolumeStore } from "./volumes.js";
+import type { MountMap } from "./archive.js";
 import type { Mount } from "../runtime/spec.js";
 
 /** What the engine needs of the image side. */
@@ -168,6 +169,36 @@ export class ContainerRunner {
       await this.store.save(cur);
       this.o.events.emit("container", "update", cur.Id, this.attrs(cur));
       return { Warnings: res.warnings };
+    });
+  }
+
+  /**
+   * Runs fn with the container's filesystem reachable from the host: its rootfs (mounted for the
+   * call when the container is not running) and its mounts as destination → source. Serialised
+   * with the container's other operations.
+   */
+  withFilesystem<T>(ref: string, fn: (rootfs: string, mounts: MountMap[], running: boolean) => Promise<T>): Promise<T> {
+    const c = this.store.get(ref);
+    return this.mutex.run(c.Id, async () => {
+      const cur = this.store.get(c.Id);
+      const rootfs = this.rootfsDir(cur.Id);
+      const dir = this.store.dir(cur.Id);
+      const mounts: MountMap[] = [
+        ...cur.MountPoints.filter((m) => m.Type !== "tmpfs" && m.Source).map((m) => ({ destination: m.Destination, source: m.Source })),
+        { destination: "/etc/hostname", source: join(dir, "hostname") }, { destination: "/etc/hosts", source: join(dir, "hosts") },
+        { destination: "/etc/resolv.conf", source: join(dir, "resolv.conf") },
+      ];
+      let mounted = false;
+      if (!isMountpoint(rootfs)) {
+        mkdirSync(rootfs, { recursive: true });
+        await this.o.images.mountRootfs(await this.o.images.rootfsMounts(cur.Id), rootfs);
+        mounted = true;
+      }
+      try {
+        return await fn(rootfs, mounts, cur.State.Running);
+      } finally {
+        if (mounted) await Promise.resolve(this.o.images.unmountRootfs(rootfs)).catch(() => {});
+      }
     });
   }
 

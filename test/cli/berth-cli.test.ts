@@ -7,7 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../src/image/test-fixtures.js";
@@ -151,6 +151,31 @@ test("push to a registry on 127.0.0.1, then run pulls it back", async () => {
     ok(["rmi", ref]);
   } finally {
     reg.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("cp: files and directories both ways, renamed, and errors", () => {
+  const dir = mkdtempSync(join(tmpdir(), "berth-cli-cp-"));
+  try {
+    writeFileSync(join(dir, "f.txt"), "from host\n");
+    ok(["run", "-d", "--name", "cli-cp", "busybox", "sleep", "1000"]);
+    ok(["cp", "cli-cp:/etc/passwd", dir]);
+    assert.match(readFileSync(join(dir, "passwd"), "utf8"), /^root:/);
+    ok(["cp", "cli-cp:/etc/group", join(dir, "renamed")]);
+    assert.match(readFileSync(join(dir, "renamed"), "utf8"), /^root:/);
+    ok(["cp", "cli-cp:/etc", join(dir, "etc-copy")]);
+    assert.ok(existsSync(join(dir, "etc-copy", "passwd")));
+    ok(["cp", join(dir, "f.txt"), "cli-cp:/tmp/"]);
+    ok(["cp", join(dir, "f.txt"), "cli-cp:/tmp/g.txt"]);
+    assert.equal(ok(["exec", "cli-cp", "cat", "/tmp/f.txt", "/tmp/g.txt"]), "from host\nfrom host\n");
+    const bad = berth(["cp", "cli-cp:/nope", dir]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /Could not find the file \/nope in container/);
+    assert.equal(berth(["cp", join(dir, "nope"), "cli-cp:/"]).status, 1);
+    assert.equal(berth(["cp", "a", "b"]).status, 125);
+  } finally {
+    berth(["rm", "-f", "cli-cp"]);
     rmSync(dir, { recursive: true, force: true });
   }
 });

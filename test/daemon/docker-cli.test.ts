@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startBerthd, type PrivateBerthd } from "../helpers/berthd.js";
 
@@ -159,6 +159,39 @@ test("-it: a terminal of the window's size, and ctrl-p ctrl-q detaches leaving i
     tm("kill-session", "-t", s);
     d.docker(["rm", "-f", "tty"]);
   }
+});
+
+test("cp both ways, through volumes, on a stopped container, and never through a symlink to the host", () => {
+  const host = join(d.dir, "cp");
+  mkdirSync(join(host, "secret-dir"), { recursive: true });
+  writeFileSync(join(host, "secret-dir", "secret"), "host only\n");
+  writeFileSync(join(host, "in.txt"), "into the container\n");
+  ok(["run", "-d", "--name", "cpc", "-v", "cpvol:/data", "busybox", "sleep", "1000"]);
+  ok(["cp", "cpc:/etc/passwd", join(host, "passwd")]);
+  assert.match(readFileSync(join(host, "passwd"), "utf8"), /^root:x:0:0/);
+  ok(["cp", "cpc:/etc", join(host, "etc-copy")]);
+  assert.ok(existsSync(join(host, "etc-copy", "group")));
+  ok(["cp", join(host, "in.txt"), "cpc:/tmp/"]);
+  assert.equal(ok(["exec", "cpc", "cat", "/tmp/in.txt"]), "into the container\n");
+  ok(["cp", join(host, "in.txt"), "cpc:/data/v.txt"]);
+  assert.equal(ok(["run", "--rm", "-v", "cpvol:/v", "busybox", "cat", "/v/v.txt"]), "into the container\n", "written into the volume");
+  const missing = d.docker(["cp", "cpc:/nonexistent", host]);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /Could not find the file \/nonexistent in container/);
+  // Symlinks made in the container are resolved inside it, never on the host.
+  ok(["exec", "cpc", "ln", "-s", join(host, "secret-dir", "secret"), "/leak"]);
+  ok(["exec", "cpc", "ln", "-s", join(host, "secret-dir"), "/into"]);
+  const leak = d.docker(["cp", "cpc:/leak", join(host, "leaked")]);
+  assert.ok(leak.status !== 0 || !readFileSync(join(host, "leaked"), "utf8").includes("host only"), "a host file was read through a container symlink");
+  d.docker(["cp", join(host, "in.txt"), "cpc:/into/planted"]);
+  assert.ok(!existsSync(join(host, "secret-dir", "planted")), "a host directory was written through a container symlink");
+  ok(["stop", "-t", "0", "cpc"]);
+  ok(["cp", join(host, "in.txt"), "cpc:/stopped.txt"]);
+  assert.equal(ok(["cp", "cpc:/tmp/in.txt", "-"]).length > 0, true);
+  ok(["start", "cpc"]);
+  assert.equal(ok(["exec", "cpc", "cat", "/stopped.txt"]), "into the container\n");
+  ok(["rm", "-f", "cpc"]);
+  ok(["volume", "rm", "cpvol"]);
 });
 
 test("containers outlive a killed berthd: logs complete, exits while it was down collected, stop works", async () => {
