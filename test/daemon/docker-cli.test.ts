@@ -235,8 +235,9 @@ function footprint(): { mounts: number; cgroups: number; shims: number; fds: num
   for (const h of ["memory", "pids", "cpu", "freezer"]) {
     try { cgroups += readdirSync(`/sys/fs/cgroup/${h}${d.cgroupParent}`, { withFileTypes: true }).filter((e) => e.isDirectory()).length; } catch { /* none */ }
   }
+  // This daemon's shims: berth-shim processes holding a file under its directories (the log).
   const shims = spawnSync("pgrep", ["-f", "berth-shim"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean)
-    .filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, "utf8").length > 0 && readlinkSync(`/proc/${p}/cwd`).length > 0; } catch { return false; } }).length;
+    .filter((p) => { try { return readdirSync(`/proc/${p}/fd`).some((fd) => { try { return readlinkSync(`/proc/${p}/fd/${fd}`).startsWith(d.dir); } catch { return false; } }); } catch { return false; } }).length;
   const pid = Number(readFileSync(join(d.dir, "berthd.pid"), "utf8"));
   const fds = readdirSync(`/proc/${pid}/fd`).length;
   let runDirs = 0;
@@ -246,6 +247,7 @@ function footprint(): { mounts: number; cgroups: number; shims: number; fds: num
 
 test("no leaks: 30 sequential run --rm and 10 parallel run -d + rm leave nothing behind", async () => {
   ok(["run", "--rm", "busybox", "true"]); // warm up: lazily opened descriptors
+  await until("the warm-up's shim to go", () => footprint().shims === 0);
   const before = footprint();
   for (let i = 0; i < 30; i++) ok(["run", "--rm", "busybox", "true"]);
   const env = { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, "client") };
@@ -255,7 +257,11 @@ test("no leaks: 30 sequential run --rm and 10 parallel run -d + rm leave nothing
   const codes = await Promise.all(Array.from({ length: 10 }, (_, i) => runOne(i)));
   assert.deepEqual(codes, Array(10).fill(0));
   assert.equal(ok(["ps", "-q"]).trim().split("\n").length, 10);
+  const during = footprint();
+  assert.equal(during.shims, 10, "one shim per running container (and the count sees them)");
+  assert.ok(during.mounts > before.mounts && during.cgroups > before.cgroups, "the footprint sees mounts and cgroups");
   ok(["rm", "-f", ...Array.from({ length: 10 }, (_, i) => `par${i}`)]);
+  await until("the removed containers' shims to go", () => footprint().shims === 0);
   const after = footprint();
   assert.deepEqual({ ...after, fds: 0 }, { ...before, fds: 0 });
   assert.ok(after.fds <= before.fds + 2, `berthd fds ${before.fds} → ${after.fds}`);
