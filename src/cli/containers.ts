@@ -1,6 +1,6 @@
 /** Container commands: run, create, start, stop, restart, kill, rm, ps, logs, exec, attach, inspect, top, stats, pause, unpause, wait, rename. */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { createWriteStream, existsSync, statSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { basename, dirname, posix, resolve } from "node:path";
 import { b, bool, l, list, needArgs, parseArgs, s, str, type Parsed } from "./args.js";
@@ -355,6 +355,38 @@ const cp: Cmd = async (c, argv) => {
   await Promise.all([put, finished(t, "cp")]);
 };
 
+const diff: Cmd = async (c, argv) => {
+  const p = parseArgs("diff", argv, []);
+  needArgs("diff", p, 1, 1);
+  const list0 = await c.json<{ Path: string; Kind: number }[]>("GET", `/containers/${p.args[0]}/changes`);
+  for (const ch of list0 ?? []) process.stdout.write(`${"CAD"[ch.Kind]} ${ch.Path}\n`);
+};
+
+const commit: Cmd = async (c, argv) => {
+  const p = parseArgs("commit", argv, [s("author", "a"), l("change", "c"), s("message", "m"), b("pause", "p")]);
+  needArgs("commit", p, 1, 2);
+  const [repo, tag] = p.args[1] ? splitRef(p.args[1]) : [undefined, undefined];
+  const r = await c.json<{ Id: string }>("POST", "/commit", { query: { container: p.args[0], repo, tag, comment: str(p, "message"), author: str(p, "author"), changes: list(p, "change"), pause: p.flags.has("pause") ? (bool(p, "pause") ? 1 : 0) : undefined } });
+  process.stdout.write(`${r.Id}\n`);
+};
+
+const exportCmd: Cmd = async (c, argv) => {
+  const p = parseArgs("export", argv, [s("output", "o")]);
+  needArgs("export", p, 1, 1);
+  const out = str(p, "output");
+  if (!out && process.stdout.isTTY) throw new CliError("cowardly refusing to save to a terminal. Use the -o flag or redirect", 1);
+  const res = await c.open("GET", `/containers/${p.args[0]}/export`);
+  const { pipeline } = await import("node:stream/promises");
+  if (out) await pipeline(res, createWriteStream(out));
+  else for await (const x of res) if (!process.stdout.write(x as Buffer)) await new Promise<void>((r) => process.stdout.once("drain", () => r()));
+};
+
+/** "repo:tag" → [repo, tag] (a registry port is not a tag). */
+function splitRef(ref: string): [string, string | undefined] {
+  const m = /^(.*):([\w][\w.-]{0,127})$/.exec(ref);
+  return m && !m[2]!.includes("/") ? [m[1]!, m[2]!] : [ref, undefined];
+}
+
 const update: Cmd = async (c, argv) => {
   const flags = RUN_FLAGS.filter((f) => RESOURCE_FLAG_NAMES.includes(f.name) || f.name === "restart");
   const p = parseArgs("update", argv, flags);
@@ -367,7 +399,7 @@ const update: Cmd = async (c, argv) => {
 };
 
 export const containerCommands: Record<string, Cmd> = {
-  update, cp,
+  update, cp, diff, commit, export: exportCmd,
   run, create, start, stop: stopLike("stop"), restart: stopLike("restart"), kill, rm,
   ps, logs, exec, attach, inspect, top, stats, pause: simple("pause", "pause"), unpause: simple("unpause", "unpause"), wait, rename,
 };

@@ -19,7 +19,7 @@ Options:
   -H, --host string   Daemon socket to connect to (unix://PATH; default $BERTH_HOST or unix://${DEFAULT_SOCKET})
   -v, --version       Print version information and quit
 
-Containers:  run create start stop restart kill rm ps logs exec attach inspect top stats pause unpause wait rename update cp
+Containers:  run create start stop restart kill rm ps logs exec attach inspect top stats pause unpause wait rename update cp diff commit export
 Images:      images pull push tag rmi import history
 Volumes:     volume create|ls|inspect|rm|prune
 System:      version info daemon
@@ -112,7 +112,7 @@ const volume: Cmd = async (c, argv) => {
   }
 };
 
-const CONTAINER_CMDS = ["run", "create", "start", "stop", "restart", "kill", "rm", "ps", "logs", "exec", "attach", "inspect", "top", "stats", "pause", "unpause", "wait", "rename", "update", "cp"];
+const CONTAINER_CMDS = ["run", "create", "start", "stop", "restart", "kill", "rm", "ps", "logs", "exec", "attach", "inspect", "top", "stats", "pause", "unpause", "wait", "rename", "update", "cp", "diff", "commit", "export"];
 const IMAGE_CMDS = ["images", "pull", "push", "tag", "rmi", "import", "history"];
 
 /** Loads only the module a command lives in: the CLI's start is mostly module loading. */

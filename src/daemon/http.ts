@@ -149,3 +149,18 @@ export function upgradeHeaders(socket: Duplex, tty: boolean, upgraded: boolean):
     ? `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${ct}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`
     : `HTTP/1.1 200 OK\r\nContent-Type: ${ct}\r\n\r\n`);
 }
+
+/**
+ * Writes a chunk of a long response, waiting for the client to take it; rejects when the client
+ * has gone, so a producer holding a lock (export, cp) stops instead of waiting for ever.
+ */
+export function writeOrAbort(res: ServerResponse, chunk: Buffer): Promise<void> {
+  if (res.destroyed || res.writableEnded) return Promise.reject(new Error("client went away"));
+  if (res.write(chunk)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => { res.off("close", onClose); resolve(); };
+    const onClose = (): void => { res.off("drain", onDrain); reject(new Error("client went away")); };
+    res.once("drain", onDrain);
+    res.once("close", onClose);
+  });
+}

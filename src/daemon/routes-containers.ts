@@ -9,6 +9,8 @@ import { archivePath, extractInto, resolveContainerPath, statPath, type PathStat
 import { dockerStats, systemCpuNs, top, type StatsSample } from "../engine/stats.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { DEFAULT_DETACH_KEYS, DetachFilter, parseDetachKeys } from "./detach-keys.js";
+import { Status201 } from "./routes-system.js";
+import { writeOrAbort } from "./http.js";
 import { flag, frame, parseFilters, Status, upgradeHeaders, type Ctx, type Router } from "./http.js";
 
 export interface ContainerDeps { runner: ContainerRunner; exec: ExecManager; runtime: Runtime }
@@ -194,8 +196,13 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
     await runner.withFilesystem(c.params.id!, async (rootfs, mounts) => {
       const host = resolveContainerPath(rootfs, mounts, path);
       const stat = await statPath(host, path);
+      // A client gone half-way ends the stream (and frees the container); that is not an error.
       c.res!.writeHead(200, { "X-Docker-Container-Path-Stat": statHeader(stat), "Content-Type": "application/x-tar" });
-      for await (const chunk of archivePath(host, path)) if (!c.res!.write(chunk)) await new Promise((r) => c.res!.once("drain", r));
+      try {
+        for await (const chunk of archivePath(host, path)) await writeOrAbort(c.res!, chunk);
+      } catch (e) {
+        if (!c.res!.destroyed) throw e;
+      }
       c.res!.end();
     });
     return new Status(0);
@@ -216,6 +223,26 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
       if (paused) await runner.unpause(rec.Id).catch(() => {});
     }
     return new Status(200);
+  });
+  r.add("GET", "/containers/{id}/changes", (c) => runner.changes(c.params.id!));
+  r.add("GET", "/containers/{id}/export", async (c) => {
+    runner.store.get(c.params.id!);
+    c.res!.writeHead(200, { "Content-Type": "application/x-tar" });
+    await runner.export(c.params.id!, (chunk) => writeOrAbort(c.res!, chunk)).catch(() => {});
+    c.res!.end();
+    return new Status(0);
+  });
+  r.add("POST", "/commit", async (c) => {
+    const container = c.query.get("container");
+    if (!container) throw new InvalidArgument("container is required");
+    const repo = c.query.get("repo"), tag = c.query.get("tag");
+    const body = await c.body();
+    const id = await runner.commit(container, {
+      reference: repo ? `${repo}${tag ? `:${tag}` : ""}` : undefined, comment: c.query.get("comment") ?? undefined,
+      author: c.query.get("author") ?? undefined, pause: c.query.get("pause") === null ? true : flag(c.query, "pause"),
+      changes: c.query.getAll("changes").flatMap((x) => x.split("\n")).filter((x) => x.trim()), config: Object.keys(body).length ? body : undefined,
+    });
+    return new Status201({ Id: id });
   });
   r.add("POST", "/containers/{id}/exec", async (c) => exec.create(c.params.id!, await c.body()));
   r.add("POST", "/exec/{id}/start", async (c) => {

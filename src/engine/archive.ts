@@ -51,12 +51,13 @@ export async function statPath(host: string, name: string): Promise<PathStat> {
   };
 }
 
-async function* walk(abs: string, name: string): AsyncGenerator<TarWriteEntry> {
+/** Tar entries for a path and, for a directory, everything under it (children sorted). */
+export async function* walkEntries(abs: string, name: string): AsyncGenerator<TarWriteEntry> {
   const st = await lstat(abs);
   const h = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: { sec: Math.floor(st.mtimeMs / 1000), nsec: 0 } };
   if (st.isDirectory()) {
     yield { header: { ...h, type: "dir" } };
-    for (const child of (await readdir(abs)).sort()) yield* walk(`${abs}/${child}`, `${name}/${child}`);
+    for (const child of (await readdir(abs)).sort()) yield* walkEntries(`${abs}/${child}`, `${name}/${child}`);
   } else if (st.isSymbolicLink()) {
     yield { header: { ...h, type: "symlink", linkname: await readlink(abs) } };
   } else if (st.isFile()) {
@@ -72,7 +73,7 @@ async function* walk(abs: string, name: string): AsyncGenerator<TarWriteEntry> {
 /** A tar of the path, its top entry named after the path's last element (docker's layout). */
 export function archivePath(host: string, name: string): AsyncIterable<Buffer> {
   const base = posix.basename(posix.normalize(`/${name}`)) || ".";
-  return writeTar(walk(host, base));
+  return writeTar(walkEntries(host, base));
 }
 
 /** Extracts a tar into a directory of the container. */

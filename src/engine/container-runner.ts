@@ -9,6 +9,9 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import type { Socket } from "node:net";
+import { Readable } from "node:stream";
+import { overlayDiff, writableDir, type Mount as SnapshotMount } from "../snapshot/index.js";
+import { applyChanges, changes, exportTar, lowerDirs, type Change } from "./container-changes.js";
 import { join } from "node:path";
 import { Conflict, FailedPrecondition, InvalidArgument, NotFound, NotImplemented, wrap } from "../errdefs.js";
 import type { Runtime } from "../runtime/runtime.js";
@@ -35,6 +38,7 @@ export interface ImageServiceLike {
   unmountRootfs(target: string): Promise<void> | void;
   removeRootfs(key: string): Promise<void>;
   rootfsMounts(key: string): Promise<unknown>;
+  commitLayer?(imageId: string, layer: Readable, opts: { reference?: string; config: Record<string, unknown>; comment?: string; author?: string; containerId?: string }): Promise<string>;
 }
 
 export interface ContainerRunnerOptions {
@@ -200,6 +204,48 @@ export class ContainerRunner {
         if (mounted) await Promise.resolve(this.o.images.unmountRootfs(rootfs)).catch(() => {});
       }
     });
+  }
+
+  /** docker diff: what the container changed in its writable layer. */
+  async changes(ref: string): Promise<Change[]> {
+    const c = this.store.get(ref);
+    const mounts = (await this.o.images.rootfsMounts(c.Id)) as SnapshotMount[];
+    return changes(writableDir(mounts), lowerDirs(mounts));
+  }
+
+  /** docker export: the container's merged root filesystem as a tar (mounted for the call if needed). */
+  export(ref: string, write: (chunk: Buffer) => Promise<void>): Promise<void> {
+    return this.withFilesystem(ref, async (rootfs) => {
+      for await (const chunk of exportTar(rootfs)) await write(chunk);
+    });
+  }
+
+  /**
+   * docker commit: the container's writable layer as a new layer on its image, with its config
+   * (and --change instructions). A running container is paused meanwhile unless pause is false.
+   */
+  async commit(ref: string, o: { reference?: string; comment?: string; author?: string; pause?: boolean; changes?: string[]; config?: Record<string, unknown> }): Promise<string> {
+    const c = this.store.get(ref);
+    if (!this.o.images.commitLayer) throw new NotImplemented("commit needs the engine's image service");
+    const pause = o.pause !== false && c.State.Running && !c.State.Paused;
+    if (pause) await this.pause(c.Id);
+    try {
+      const upper = writableDir((await this.o.images.rootfsMounts(c.Id)) as SnapshotMount[]);
+      const k = c.Config as Record<string, unknown>;
+      const base: Record<string, unknown> = {
+        Env: k.Env, Cmd: k.Cmd, Entrypoint: k.Entrypoint, WorkingDir: k.WorkingDir, User: k.User, Labels: k.Labels,
+        ExposedPorts: k.ExposedPorts, Volumes: k.Volumes, StopSignal: k.StopSignal, OnBuild: k.OnBuild,
+      };
+      const config = applyChanges({ ...base, ...(o.config ?? {}) }, o.changes ?? []);
+      for (const key of Object.keys(config)) if (config[key] === undefined || config[key] === null || config[key] === "") delete config[key];
+      const id = await this.o.images.commitLayer(c.Image, Readable.from(overlayDiff(upper)), {
+        reference: o.reference, config, comment: o.comment, author: o.author, containerId: c.Id,
+      });
+      this.o.events.emit("container", "commit", c.Id, this.attrs(c));
+      return id;
+    } finally {
+      if (pause) await this.unpause(c.Id).catch(() => {});
+    }
   }
 
   /** A generated name no container has: as docker, a digit is added after a few collisions. */

@@ -92,47 +92,73 @@ export class EngineImages {
   }
 
   /**
-   * docker import: a root filesystem tarball (plain or gzip) becomes a one-layer image. The layer is
-   * stored uncompressed, so its digest is its diff_id.
+   * Stores an uncompressed layer tar: in the content store (its digest is its diff_id) and unpacked
+   * as a committed snapshot on the parent chain.
    */
-  async importRootfs(src: Readable, opts: { reference?: string; config?: Record<string, unknown>; message?: string } = {}): Promise<string> {
+  private async storeLayer(body: Readable, parentChain?: string): Promise<{ diffId: string; size: number }> {
     const tmpDir = join(this.root, "tmp");
     mkdirSync(tmpDir, { recursive: true });
-    const tmp = join(tmpDir, `import-${process.pid}-${Date.now()}.tar`);
+    const tmp = join(tmpDir, `layer-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.tar`);
     try {
-      const head = await peek(src);
       const hash = createHash("sha256");
-      const body = head.gzip ? head.stream.pipe(createGunzip()) : head.stream;
       body.on("data", (d: Buffer) => hash.update(d));
       await pipeline(body, createWriteStream(tmp));
       const diffId = `sha256:${hash.digest("hex")}`;
       const size = (await stat(tmp)).size;
       await this.content.writeStream(createReadStream(tmp), { digest: diffId, size });
-      await unpackLayer(this.snapshots, undefined, createReadStream(tmp), { diffId }).catch((e) => {
+      await unpackLayer(this.snapshots, parentChain, createReadStream(tmp), { diffId }).catch((e) => {
         if (!/already exists/i.test((e as Error).message)) throw e;
       });
-      const created = new Date().toISOString();
-      const config: ImageConfig = {
-        created, architecture: "amd64", os: "linux",
-        config: { Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], ...(opts.config ?? {}) },
-        rootfs: { type: "layers", diff_ids: [diffId] },
-        history: [{ created, created_by: "berth import", ...(opts.message ? { comment: opts.message } : {}) }],
-      };
-      const cfgBytes = Buffer.from(JSON.stringify(config));
-      const cfgInfo = await this.content.writeBlob(cfgBytes);
-      const manifest = {
-        schemaVersion: 2, mediaType: OCI_MANIFEST,
-        config: { mediaType: OCI_CONFIG, digest: cfgInfo.digest, size: cfgBytes.length },
-        layers: [{ mediaType: LAYER_TAR, digest: diffId, size }],
-      };
-      const mBytes = Buffer.from(JSON.stringify(manifest));
-      const mInfo = await this.content.writeBlob(mBytes);
-      const desc = { mediaType: OCI_MANIFEST, digest: mInfo.digest, size: mBytes.length };
-      await this.images.put({ id: cfgInfo.digest, target: desc, manifest: desc }, opts.reference ? [parseReference(opts.reference)] : []);
-      return cfgInfo.digest;
+      return { diffId, size };
     } finally {
       await rm(tmp, { force: true });
     }
+  }
+
+  /** Writes an image's config and OCI manifest and records it (with a name when given). */
+  private async writeImage(config: ImageConfig, layers: { mediaType: string; digest: string; size: number }[], reference?: string): Promise<string> {
+    const cfgBytes = Buffer.from(JSON.stringify(config));
+    const cfgInfo = await this.content.writeBlob(cfgBytes);
+    const manifest = { schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: OCI_CONFIG, digest: cfgInfo.digest, size: cfgBytes.length }, layers };
+    const mBytes = Buffer.from(JSON.stringify(manifest));
+    const mInfo = await this.content.writeBlob(mBytes);
+    const desc = { mediaType: OCI_MANIFEST, digest: mInfo.digest, size: mBytes.length };
+    await this.images.put({ id: cfgInfo.digest, target: desc, manifest: desc }, reference ? [parseReference(reference)] : []);
+    return cfgInfo.digest;
+  }
+
+  /** docker import: a root filesystem tarball (plain or gzip) becomes a one-layer image. */
+  async importRootfs(src: Readable, opts: { reference?: string; config?: Record<string, unknown>; message?: string } = {}): Promise<string> {
+    const head = await peek(src);
+    const { diffId, size } = await this.storeLayer(head.gzip ? head.stream.pipe(createGunzip()) : head.stream);
+    const created = new Date().toISOString();
+    const config: ImageConfig = {
+      created, architecture: "amd64", os: "linux",
+      config: { Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], ...(opts.config ?? {}) },
+      rootfs: { type: "layers", diff_ids: [diffId] },
+      history: [{ created, created_by: "berth import", ...(opts.message ? { comment: opts.message } : {}) }],
+    };
+    return this.writeImage(config, [{ mediaType: LAYER_TAR, digest: diffId, size }], opts.reference);
+  }
+
+  /**
+   * docker commit: a layer made from a container's changes on top of its image, with the
+   * container's config. The new image shares every layer of the old one.
+   */
+  async commitLayer(imageId: string, layer: Readable, opts: { reference?: string; config: Record<string, unknown>; comment?: string; author?: string; createdBy?: string; containerId?: string }): Promise<string> {
+    const parent = await this.config(imageId);
+    const img = await this.images.get(imageId);
+    const parentManifest = JSON.parse((await this.content.readBlob(img.manifest.digest)).toString("utf8")) as { layers: { mediaType: string; digest: string; size: number }[] };
+    const { diffId, size } = await this.storeLayer(layer, chainId(parent.rootfs.diff_ids));
+    const created = new Date().toISOString();
+    const config = {
+      ...parent, created, config: opts.config,
+      ...(opts.containerId ? { container: opts.containerId } : {}),
+      ...(opts.author ? { author: opts.author } : {}),
+      rootfs: { type: "layers" as const, diff_ids: [...parent.rootfs.diff_ids, diffId] },
+      history: [...(parent.history ?? []), { created, created_by: opts.createdBy ?? "berth commit", ...(opts.comment ? { comment: opts.comment } : {}), ...(opts.author ? { author: opts.author } : {}) }],
+    } as ImageConfig;
+    return this.writeImage(config, [...parentManifest.layers, { mediaType: LAYER_TAR, digest: diffId, size }], opts.reference);
   }
 
   /** Pulls from a registry and unpacks each layer while later ones download. */

@@ -180,6 +180,24 @@ test("cp: files and directories both ways, renamed, and errors", () => {
   }
 });
 
+test("diff, commit, export", () => {
+  ok(["run", "--name", "cli-chg", "busybox", "sh", "-c", "echo v1 > /version"]);
+  assert.match(ok(["diff", "cli-chg"]), /^A \/version$/m);
+  const id = ok(["commit", "-c", "CMD cat /version", "cli-chg", "cli-committed:1"]).trim();
+  assert.match(id, /^sha256:/);
+  assert.equal(ok(["run", "--rm", "cli-committed:1"]), "v1\n");
+  const dir = mkdtempSync(join(tmpdir(), "berth-cli-export-"));
+  try {
+    ok(["export", "-o", join(dir, "fs.tar"), "cli-chg"]);
+    const list = spawnSync("tar", ["-tf", join(dir, "fs.tar")], { encoding: "utf8" }).stdout.split("\n");
+    assert.ok(list.includes("version") && list.includes("bin/busybox"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  ok(["rm", "cli-chg"]);
+  ok(["rmi", "cli-committed:1"]);
+});
+
 test("volumes: create, use, ls, inspect, rm", () => {
   assert.equal(ok(["volume", "create", "cli-vol"]), "cli-vol\n");
   ok(["run", "--rm", "-v", "cli-vol:/v", "busybox", "sh", "-c", "echo saved > /v/f"]);

@@ -194,6 +194,26 @@ test("cp both ways, through volumes, on a stopped container, and never through a
   ok(["volume", "rm", "cpvol"]);
 });
 
+test("diff, commit with --change, history of the new image, export", () => {
+  ok(["run", "-d", "--name", "chg", "busybox", "sh", "-c", "echo made > /made.txt; rm /etc/group; mkdir /newdir; sleep 1000"]);
+  return until("the changes", () => ok(["diff", "chg"]).includes("/newdir")).then(() => {
+    const diff = ok(["diff", "chg"]).trim().split("\n");
+    for (const line of ["A /made.txt", "D /etc/group", "C /etc", "A /newdir"]) assert.ok(diff.includes(line), `${line} in ${diff.join(", ")}`);
+    const id = ok(["commit", "-c", 'CMD ["cat", "/made.txt"]', "-c", "ENV COMMITTED=yes", "-m", "a message", "chg", "committed:1"]).trim();
+    assert.match(id, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(ok(["run", "--rm", "committed:1"]), "made\n");
+    assert.equal(ok(["run", "--rm", "committed:1", "sh", "-c", "echo $COMMITTED; test -e /etc/group || echo gone"]), "yes\ngone\n");
+    assert.equal(inspect("committed:1", "{{len .RootFS.Layers}}"), "2");
+    assert.match(ok(["history", "committed:1"]), /a message/);
+    const tar = spawnSync("sh", ["-c", `docker export chg | tar -t`], { env: { ...process.env, DOCKER_HOST: d.host }, encoding: "utf8" });
+    assert.equal(tar.status, 0, tar.stderr);
+    const names = tar.stdout.split("\n");
+    assert.ok(names.includes("made.txt") && names.includes("bin/busybox") && !names.includes("etc/group"), "export is the merged filesystem");
+    ok(["rm", "-f", "chg"]);
+    ok(["rmi", "committed:1"]);
+  });
+});
+
 test("containers outlive a killed berthd: logs complete, exits while it was down collected, stop works", async () => {
   ok(["run", "-d", "--name", "counter", "busybox", "sh", "-c", "i=0; while :; do echo $i; i=$((i+1)); sleep 0.1; done"]);
   ok(["run", "-d", "--name", "quitter", "busybox", "sh", "-c", "sleep 1; exit 3"]);
