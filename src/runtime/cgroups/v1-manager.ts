@@ -2,7 +2,8 @@
  * cgroup v1: one hierarchy per controller (or per co-mounted set such as
  * "cpu,cpuacct"), each with its own copy of the group's directory.
  */
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { LinuxResources } from "../spec.js";
 import { FailedPrecondition, Unavailable, wrap } from "../../errdefs.js";
@@ -86,7 +87,7 @@ export class V1Cgroup implements Cgroup {
         cur = join(cur, segments[i]!);
         let made = false;
         try {
-          await mkdir(cur);
+          mkdirSync(cur); // cgroupfs: microseconds, no thread-pool hop
           made = true;
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw wrap(err, `create cgroup dir ${cur}`);
