@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { b, bool, l, list, needArgs, parseArgs, s, str } from "./args.js";
 import { Client, DEFAULT_SOCKET } from "./client.js";
 import { CliError, ExitCode } from "./errors.js";
-import { printRows } from "./format.js";
+import { humanSize, printRows } from "./format.js";
 
 type Cmd = (c: Client, argv: string[]) => Promise<void>;
 
@@ -23,7 +23,7 @@ Containers:  run create start stop restart kill rm ps logs exec attach inspect t
 Images:      images pull push tag rmi import history
 Volumes:     volume create|ls|inspect|rm|prune
 System:      version info daemon
-Forms:       berth container ls|rm|..., berth image ls|rm|pull|..., berth system info
+Forms:       berth container ls|rm|prune|..., berth image ls|rm|pull|prune|..., berth system info|df
 `;
 
 const version: Cmd = async (c, argv) => {
@@ -119,14 +119,57 @@ const IMAGE_CMDS = ["images", "pull", "push", "tag", "rmi", "import", "history"]
 async function command(name: string): Promise<Cmd | undefined> {
   if (CONTAINER_CMDS.includes(name)) return (await import("./containers.js")).containerCommands[name];
   if (IMAGE_CMDS.includes(name)) return (await import("./images.js")).imageCommands[name];
-  return ({ version, info, volume } as Record<string, Cmd>)[name];
+  return ({ version, info, volume, "container-prune": prune("container"), "image-prune": prune("image"), "system-df": df } as Record<string, Cmd>)[name];
 }
+
+/** docker's confirmation for destructive commands: "y" on stdin, anything else (or EOF) is no. */
+async function confirm(question: string): Promise<boolean> {
+  process.stderr.write(`${question} [y/N] `);
+  const answer = await new Promise<string>((resolve) => {
+    let buf = "";
+    const onData = (d: Buffer): void => { buf += d.toString(); if (buf.includes("\n")) done(); };
+    const done = (): void => { process.stdin.off("data", onData); process.stdin.pause(); resolve(buf.trim()); };
+    process.stdin.on("data", onData);
+    process.stdin.once("end", done);
+  });
+  return /^y(es)?$/i.test(answer);
+}
+
+const prune = (what: "container" | "image"): Cmd => async (c, argv) => {
+  const p = parseArgs(`${what} prune`, argv, [b("force", "f"), b("all", "a"), l("filter")]);
+  const q = what === "image" && bool(p, "all") ? "all images without at least one container associated to them" : what === "image" ? "all dangling images" : "all stopped containers";
+  if (!bool(p, "force") && !(await confirm(`WARNING! This will remove ${q}.\nAre you sure you want to continue?`))) return;
+  if (what === "container") {
+    const r = await c.json("POST", "/containers/prune");
+    if (r.ContainersDeleted?.length) process.stdout.write(`Deleted Containers:\n${r.ContainersDeleted.join("\n")}\n\n`);
+    process.stdout.write(`Total reclaimed space: ${humanSize(r.SpaceReclaimed ?? 0)}\n`);
+    return;
+  }
+  const r = await c.json("POST", "/images/prune", { query: { filters: bool(p, "all") ? JSON.stringify({ dangling: ["false"] }) : undefined } });
+  const items = (r.ImagesDeleted ?? []) as { Untagged?: string; Deleted?: string }[];
+  if (items.length) process.stdout.write(`Deleted Images:\n${items.map((x) => (x.Untagged ? `untagged: ${x.Untagged}` : `deleted: ${x.Deleted}`)).join("\n")}\n\n`);
+  process.stdout.write(`Total reclaimed space: ${humanSize(r.SpaceReclaimed ?? 0)}\n`);
+};
+
+const df: Cmd = async (c, argv) => {
+  const p = parseArgs("system df", argv, [b("verbose", "v"), s("format")]);
+  const r = await c.json("GET", "/system/df");
+  const imgSize = r.Images.reduce((a: number, i: any) => a + i.Size, 0);
+  const activeImgs = r.Images.filter((i: any) => i.Containers > 0);
+  const rows = [
+    { Type: "Images", TotalCount: String(r.Images.length), Active: String(activeImgs.length), Size: humanSize(imgSize), Reclaimable: humanSize(imgSize - activeImgs.reduce((a: number, i: any) => a + i.Size, 0)) },
+    { Type: "Containers", TotalCount: String(r.Containers.length), Active: String(r.Containers.filter((x: any) => x.State === "running" || x.State === "paused").length), Size: "0B", Reclaimable: "0B" },
+    { Type: "Local Volumes", TotalCount: String(r.Volumes.length), Active: String(r.Volumes.filter((v: any) => v.UsageData.RefCount > 0).length), Size: "N/A", Reclaimable: "N/A" },
+    { Type: "Build Cache", TotalCount: "0", Active: "0", Size: "0B", Reclaimable: "0B" },
+  ];
+  printRows(rows, str(p, "format"), { header: ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], cells: (x) => [x.Type, x.TotalCount, x.Active, x.Size, x.Reclaimable].map(String) });
+};
 
 /** `berth container ls`, `berth image rm`, `berth system info` → the top-level command. */
 const FORMS: Record<string, Record<string, string>> = {
-  container: { ls: "ps", list: "ps", rm: "rm", remove: "rm", inspect: "inspect" },
-  image: { ls: "images", list: "images", rm: "rmi", remove: "rmi", inspect: "inspect", pull: "pull", push: "push", tag: "tag", import: "import", history: "history" },
-  system: { info: "info" },
+  container: { ls: "ps", list: "ps", rm: "rm", remove: "rm", inspect: "inspect", prune: "container-prune" },
+  image: { ls: "images", list: "images", rm: "rmi", remove: "rmi", inspect: "inspect", pull: "pull", push: "push", tag: "tag", import: "import", history: "history", prune: "image-prune" },
+  system: { info: "info", df: "system-df" },
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -224,6 +224,14 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
     }
     return new Status(200);
   });
+  r.add("POST", "/containers/prune", async () => {
+    const deleted: string[] = [];
+    for (const x of runner.store.all()) {
+      if (x.State.Running || x.State.Paused || x.State.Restarting || x.State.Status === "removing") continue;
+      await runner.remove(x.Id, {}).then(() => deleted.push(x.Id), () => {});
+    }
+    return { ContainersDeleted: deleted, SpaceReclaimed: 0 };
+  });
   r.add("GET", "/containers/{id}/changes", (c) => runner.changes(c.params.id!));
   r.add("GET", "/containers/{id}/export", async (c) => {
     runner.store.get(c.params.id!);

@@ -85,7 +85,35 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
     const items = await d.images.images.remove(c.params.name!, {
       force: flag(c.query, "force"), inUse: (id) => d.runner.store.all().some((x) => x.Image === id),
     });
+    if (items.some((x) => "Deleted" in x)) await d.images.collect();
+    for (const x of items) d.events.emit("image", "Deleted" in x ? "delete" : "untag", String(Object.values(x)[0]), {});
     return items;
+  });
+  r.add("POST", "/images/prune", async (c) => {
+    const f = parseFilters(c.query);
+    const all = (f.dangling ?? []).includes("false");
+    const inUse = (id: string): boolean => d.runner.store.all().some((x) => x.Image === id);
+    let items;
+    if (all) {
+      items = [];
+      for (const img of await d.images.images.list()) if (!inUse(img.id)) items.push(...await d.images.images.remove(img.id, { force: true, inUse }));
+    } else {
+      items = await d.images.images.prune({ inUse });
+    }
+    const { bytesFreed } = await d.images.collect();
+    return { ImagesDeleted: items, SpaceReclaimed: bytesFreed };
+  });
+  r.add("GET", "/system/df", async () => {
+    const images = [];
+    for (const img of await d.images.images.list()) {
+      const i = await d.images.images.inspect(img.id);
+      images.push({ Id: i.Id, ParentId: "", RepoTags: i.RepoTags ?? [], RepoDigests: i.RepoDigests ?? [], Created: Math.floor(Date.parse(i.Created ?? "") / 1000) || 0,
+        Size: i.Size ?? 0, SharedSize: 0, VirtualSize: i.Size ?? 0, Labels: {}, Containers: d.runner.store.all().filter((x) => x.Image === i.Id).length });
+    }
+    const containers = d.runner.store.all().map((x) => ({ Id: x.Id, Names: [x.Name], Image: x.ImageName ?? x.Image, ImageID: x.Image, Command: "", Created: Math.floor(Date.parse(x.Created) / 1000),
+      State: x.State.Status, Status: x.State.Status, SizeRw: 0, SizeRootFs: 0, Labels: x.Config.Labels ?? {}, Mounts: [] }));
+    const volumes = d.volumes.list().map((v) => ({ ...v, UsageData: { Size: -1, RefCount: d.runner.store.all().filter((x) => x.MountPoints.some((m) => m.Name === v.Name)).length } }));
+    return { LayersSize: images.reduce((a, i) => a + i.Size, 0), Images: images, Containers: containers, Volumes: volumes, BuildCache: [] };
   });
   r.add("POST", "/images/create", async (c) => {
     const src = c.query.get("fromSrc");

@@ -161,6 +161,29 @@ export class EngineImages {
     return this.writeImage(config, [...parentManifest.layers, { mediaType: LAYER_TAR, digest: diffId, size }], opts.reference);
   }
 
+  /**
+   * After images are deleted: blobs no image reaches are removed from the content store, and
+   * unpacked layers no image's chain needs are removed from the snapshotter (a layer under a
+   * container's writable layer is kept: the snapshotter refuses to remove a parent).
+   */
+  async collect(): Promise<{ bytesFreed: number }> {
+    const gc = await this.content.gc(await this.images.roots(), { graceMs: 0 });
+    const needed = new Set<string>();
+    for (const img of await this.images.list()) {
+      const ids = (await this.config(img.id)).rootfs.diff_ids;
+      for (let i = 1; i <= ids.length; i++) needed.add(chainId(ids.slice(0, i)));
+    }
+    // Children before parents: repeat while something could be removed.
+    for (let pass = 0; pass < 64; pass++) {
+      const unused: string[] = [];
+      await this.snapshots.walk((info) => { if (info.kind === "committed" && !needed.has(info.name)) unused.push(info.name); });
+      let removed = 0;
+      for (const name of unused) await this.snapshots.remove(name).then(() => removed++, () => {});
+      if (removed === 0) break;
+    }
+    return { bytesFreed: gc.bytesFreed };
+  }
+
   /** Pulls from a registry and unpacks each layer while later ones download. */
   async pull(ref: string, opts: { onProgress?: (e: ProgressEvent) => void; signal?: AbortSignal; auth?: { username: string; password: string } } = {}): Promise<string> {
     const registry = createRegistryClient({ insecureRegistries: this.insecure });

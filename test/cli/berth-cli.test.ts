@@ -207,6 +207,31 @@ test("volumes: create, use, ls, inspect, rm", () => {
   assert.equal(ok(["volume", "rm", "cli-vol"]), "cli-vol\n");
 });
 
+test("prune and system df: stopped containers and unused images go, only when confirmed", () => {
+  ok(["run", "--name", "cli-stopped", "busybox", "true"]);
+  ok(["run", "-d", "--name", "cli-running", "busybox", "sleep", "100"]);
+  ok(["tag", "busybox", "cli-unused:1"]);
+  ok(["run", "--name", "cli-chg2", "busybox", "touch", "/x"]);
+  ok(["commit", "cli-chg2", "cli-commit-only:1"]);
+  const df = ok(["system", "df"]);
+  assert.match(df.split("\n")[0]!, /^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE$/);
+  assert.match(df, /^Containers\s+3\s+1\s/m);
+  const no = berth(["container", "prune"], "n\n");
+  assert.equal(no.status, 0);
+  assert.match(no.stderr, /Are you sure you want to continue\? \[y\/N\]/);
+  assert.equal(ok(["ps", "-aq"]).trim().split("\n").length, 3, "nothing removed without a yes");
+  const yes = ok(["container", "prune", "-f"]);
+  assert.match(yes, /Deleted Containers:/);
+  assert.deepEqual(ok(["ps", "-a", "--format", "{{.Names}}"]).trim().split("\n"), ["cli-running"]);
+  const img = ok(["image", "prune", "-a", "-f"]);
+  assert.match(img, /untagged: cli-commit-only:1/);
+  assert.match(img, /Total reclaimed space: \d/);
+  const left = ok(["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+  assert.doesNotMatch(left, /cli-commit-only/);
+  assert.match(left, /^busybox:latest$/m, "an image a container uses stays");
+  ok(["rm", "-f", "cli-running"]);
+});
+
 test("unknown commands and missing arguments: one line, non-zero", () => {
   const a = berth(["frobnicate"]);
   assert.equal(a.status, 1);
