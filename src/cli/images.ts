@@ -1,5 +1,5 @@
 /** Image commands: images, pull, push, tag, rmi, import, history; the pull/push progress display. */
-import { createReadStream } from "node:fs";
+import { createReadStream, createWriteStream, renameSync, rmSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { b, bool, needArgs, parseArgs, s, str, l, list } from "./args.js";
 import type { Client } from "./client.js";
@@ -161,4 +161,39 @@ const history: Cmd = async (c, argv) => {
   printRows(view, str(p, "format"), { header: ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], cells: (r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment].map(String) });
 };
 
-export const imageCommands: Record<string, Cmd> = { images, pull, push, tag, rmi, import: importCmd, history };
+const save: Cmd = async (c, argv) => {
+  const p = parseArgs("save", argv, [s("output", "o"), s("platform")]);
+  needArgs("save", p, 1);
+  const out = str(p, "output");
+  if (!out && process.stdout.isTTY) throw new CliError("cowardly refusing to save to a terminal. Use the -o flag or redirect", 1);
+  const res = await c.open("GET", "/images/get", { query: { names: p.args } });
+  const { pipeline } = await import("node:stream/promises");
+  if (out) {
+    // Written beside the target and renamed at the end: a failed save never leaves half a file.
+    const tmp = `${out}.berth-tmp-${process.pid}`;
+    try {
+      await pipeline(res, createWriteStream(tmp));
+      renameSync(tmp, out);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  } else {
+    for await (const x of res) if (!process.stdout.write(x as Buffer)) await new Promise<void>((r) => process.stdout.once("drain", () => r()));
+  }
+};
+
+const load: Cmd = async (c, argv) => {
+  const p = parseArgs("load", argv, [s("input", "i"), b("quiet", "q"), s("platform")]);
+  const input = str(p, "input");
+  if (!input && process.stdin.isTTY) throw new CliError("requested load from stdin, but stdin is empty", 1);
+  const raw = input ? createReadStream(input) : process.stdin;
+  if (input) await new Promise<void>((resolve, reject) => { raw.once("open", () => resolve()); raw.once("error", (e: NodeJS.ErrnoException) => reject(new CliError(`open ${input}: ${e.code === "ENOENT" ? "no such file or directory" : e.message}`, 1))); });
+  const r = await c.call("POST", "/images/load", { raw, headers: { "Content-Type": "application/x-tar" }, query: { quiet: bool(p, "quiet") ? 1 : undefined } });
+  for (const line of r.body.toString("utf8").split("\n").filter(Boolean)) {
+    const m = JSON.parse(line) as { stream?: string; error?: string };
+    if (m.error) throw new CliError(m.error, 1);
+    if (m.stream) process.stdout.write(m.stream);
+  }
+};
+
+export const imageCommands: Record<string, Cmd> = { images, pull, push, tag, rmi, import: importCmd, history, save, load };

@@ -20,7 +20,7 @@ Options:
   -v, --version       Print version information and quit
 
 Containers:  run create start stop restart kill rm ps logs exec attach inspect top stats pause unpause wait rename update cp diff commit export
-Images:      images pull push tag rmi import history
+Images:      images pull push tag rmi import history save load
 Volumes:     volume create|ls|inspect|rm|prune
 System:      version info daemon
 Forms:       berth container ls|rm|prune|..., berth image ls|rm|pull|prune|..., berth system info|df
@@ -113,7 +113,7 @@ const volume: Cmd = async (c, argv) => {
 };
 
 const CONTAINER_CMDS = ["run", "create", "start", "stop", "restart", "kill", "rm", "ps", "logs", "exec", "attach", "inspect", "top", "stats", "pause", "unpause", "wait", "rename", "update", "cp", "diff", "commit", "export"];
-const IMAGE_CMDS = ["images", "pull", "push", "tag", "rmi", "import", "history"];
+const IMAGE_CMDS = ["images", "pull", "push", "tag", "rmi", "import", "history", "save", "load"];
 
 /** Loads only the module a command lives in: the CLI's start is mostly module loading. */
 async function command(name: string): Promise<Cmd | undefined> {
@@ -168,7 +168,7 @@ const df: Cmd = async (c, argv) => {
 /** `berth container ls`, `berth image rm`, `berth system info` → the top-level command. */
 const FORMS: Record<string, Record<string, string>> = {
   container: { ls: "ps", list: "ps", rm: "rm", remove: "rm", inspect: "inspect", prune: "container-prune" },
-  image: { ls: "images", list: "images", rm: "rmi", remove: "rmi", inspect: "inspect", pull: "pull", push: "push", tag: "tag", import: "import", history: "history", prune: "image-prune" },
+  image: { ls: "images", list: "images", rm: "rmi", remove: "rmi", inspect: "inspect", pull: "pull", push: "push", tag: "tag", import: "import", history: "history", prune: "image-prune", save: "save", load: "load" },
   system: { info: "info", df: "system-df" },
 };
 

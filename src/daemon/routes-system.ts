@@ -7,7 +7,8 @@ import type { EngineImages } from "../engine/images.js";
 import type { VolumeStore } from "../engine/volumes.js";
 import type { CgroupManager } from "../runtime/cgroups/types.js";
 import { familiarString, parseReference } from "../image/index.js";
-import { API_VERSION, MIN_API_VERSION, flag, parseFilters, Status, type Router } from "./http.js";
+import { API_VERSION, MIN_API_VERSION, flag, parseFilters, Status, writeOrAbort, type Ctx, type Router } from "./http.js";
+import { loadImages, saveImages } from "../engine/image-archive.js";
 
 export interface SystemDeps {
   runner: ContainerRunner;
@@ -88,6 +89,27 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
     if (items.some((x) => "Deleted" in x)) await d.images.collect();
     for (const x of items) d.events.emit("image", "Deleted" in x ? "delete" : "untag", String(Object.values(x)[0]), {});
     return items;
+  });
+  const save = async (c: Ctx, names: string[]): Promise<Status> => {
+    if (!names.length) throw new InvalidArgument("no images given");
+    for (const n of names) await d.images.inspect(n); // 404 before the stream starts
+    c.res!.writeHead(200, { "Content-Type": "application/x-tar" });
+    try {
+      for await (const chunk of saveImages(d.images, names)) await writeOrAbort(c.res!, chunk);
+    } catch (e) {
+      if (!c.res!.destroyed) throw e;
+    }
+    c.res!.end();
+    return new Status(0);
+  };
+  r.add("GET", "/images/get", (c) => save(c, c.query.getAll("names")));
+  r.add("GET", "/images/{name*}/get", (c) => save(c, [c.params.name!]));
+  r.add("POST", "/images/load", async (c) => {
+    const lines = await loadImages(d.images, c.req);
+    for (const l of lines) d.events.emit("image", "load", l.replace(/^Loaded image( ID)?: /, ""), {});
+    c.res!.writeHead(200, { "Content-Type": "application/json" });
+    c.res!.end(lines.map((l) => JSON.stringify({ stream: `${l}\n` })).join("\n") + "\n");
+    return new Status(0);
   });
   r.add("POST", "/images/prune", async (c) => {
     const f = parseFilters(c.query);

@@ -117,14 +117,32 @@ export class EngineImages {
 
   /** Writes an image's config and OCI manifest and records it (with a name when given). */
   private async writeImage(config: ImageConfig, layers: { mediaType: string; digest: string; size: number }[], reference?: string): Promise<string> {
-    const cfgBytes = Buffer.from(JSON.stringify(config));
+    return this.addImage(Buffer.from(JSON.stringify(config)), layers, reference ? [reference] : []);
+  }
+
+  /** Records an image from its config bytes (kept as they are: the image ID is their digest) and layers. */
+  async addImage(cfgBytes: Buffer, layers: { mediaType: string; digest: string; size: number }[], references: string[]): Promise<string> {
     const cfgInfo = await this.content.writeBlob(cfgBytes);
     const manifest = { schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: OCI_CONFIG, digest: cfgInfo.digest, size: cfgBytes.length }, layers };
     const mBytes = Buffer.from(JSON.stringify(manifest));
     const mInfo = await this.content.writeBlob(mBytes);
     const desc = { mediaType: OCI_MANIFEST, digest: mInfo.digest, size: mBytes.length };
-    await this.images.put({ id: cfgInfo.digest, target: desc, manifest: desc }, reference ? [parseReference(reference)] : []);
+    await this.images.put({ id: cfgInfo.digest, target: desc, manifest: desc }, references.map((r) => parseReference(r)));
     return cfgInfo.digest;
+  }
+
+  /**
+   * A layer from an archive (docker load): stored as it is (gzip or not) under its digest, and
+   * unpacked on its parent chain with its diff_id checked.
+   */
+  async loadLayer(src: Readable, parentDiffIds: string[], diffId: string, blob: { digest: string; size: number }): Promise<{ mediaType: string; digest: string; size: number }> {
+    const head = await peek(src);
+    await this.content.writeStream(head.stream, { digest: blob.digest as `sha256:${string}`, size: blob.size });
+    const body = await this.content.readStream(blob.digest as `sha256:${string}`);
+    await unpackLayer(this.snapshots, parentDiffIds.length ? chainId(parentDiffIds) : undefined, head.gzip ? body.pipe(createGunzip()) : body, { diffId }).catch((e) => {
+      if (!/already exists/i.test((e as Error).message)) throw e;
+    });
+    return { mediaType: head.gzip ? `${LAYER_TAR}+gzip` : LAYER_TAR, digest: blob.digest, size: blob.size };
   }
 
   /** docker import: a root filesystem tarball (plain or gzip) becomes a one-layer image. */
