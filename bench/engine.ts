@@ -9,7 +9,7 @@
  *   node dist/bench/engine.js [runs]      (default 15)
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { busyboxRootfs } from "../test/helpers/fixtures.js";
@@ -82,7 +82,33 @@ try {
   const berthRss = rssOf((c) => c.includes("dist/src/daemon/main.js") && c.includes(b.dir));
   const dockerRss = rssOf((c) => (c.startsWith("/usr/sbin/dockerd") || c.startsWith("containerd")) && c.includes(d.dir));
   console.log(`  idle daemon memory (RSS): berthd ${(berthRss / 1024).toFixed(1)} MiB, dockerd + containerd ${(dockerRss / 1024).toFixed(1)} MiB, ratio ${(berthRss / dockerRss).toFixed(2)}`);
+
+  // N running containers on each: the daemon's RSS then, and each container's shim.
+  const n = Number(process.env.BENCH_CONTAINERS ?? 20);
+  for (let i = 0; i < n; i++) {
+    b.docker(["run", "-d", "--network", "none", "--name", `m${i}`, "busybox", "sleep", "600"]);
+    d.docker(["run", "-d", "--network", "none", "--name", `m${i}`, "busybox", "sleep", "600"]);
+  }
+  const holding = (pid: string, dir: string): boolean => {
+    try { return readdirSync(`/proc/${pid}/fd`).some((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(dir); } catch { return false; } }); } catch { return false; }
+  };
+  const shimRss = (pattern: (c: string, pid: string) => boolean): number[] => readdirSync("/proc").filter((p) => /^\d+$/.test(p)).flatMap((pid) => {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+      if (!pattern(cmd, pid)) return [];
+      return [Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1])];
+    } catch { return []; }
+  });
+  const berthShims = shimRss((c, pid) => c.includes("berth-shim") && holding(pid, b.dir));
+  const dockerShims = shimRss((c) => c.includes("containerd-shim") && c.includes(`berthtest`));
+  const berthBusy = rssOf((c) => c.includes("dist/src/daemon/main.js") && c.includes(b.dir));
+  const dockerBusy = rssOf((c) => (c.startsWith("/usr/sbin/dockerd") || c.startsWith("containerd ")) && c.includes(d.dir));
+  console.log(`  with ${n} running containers each:`);
+  console.log(`    per-container shim RSS (median): berth-shim ${(median(berthShims) / 1024).toFixed(1)} MiB (${berthShims.length} shims), containerd-shim-runc-v2 ${(median(dockerShims) / 1024).toFixed(1)} MiB (${dockerShims.length} shims)`);
+  console.log(`    daemon RSS: berthd ${(berthBusy / 1024).toFixed(1)} MiB, dockerd + containerd ${(dockerBusy / 1024).toFixed(1)} MiB, ratio ${(berthBusy / dockerBusy).toFixed(2)}`);
 } finally {
+  const ids = d.docker(["ps", "-aq"]).stdout.split("\n").filter(Boolean);
+  if (ids.length) d.docker(["rm", "-f", ...ids]);
   d.stop();
   b.stop();
 }
