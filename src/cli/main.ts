@@ -22,7 +22,7 @@ Options:
 Containers:  run create start stop restart kill rm ps logs exec attach inspect top stats pause unpause wait rename update cp diff commit export
 Images:      images pull push tag rmi import history save load
 Volumes:     volume create|ls|inspect|rm|prune
-System:      version info daemon
+System:      version info events daemon
 Forms:       berth container ls|rm|prune|..., berth image ls|rm|pull|prune|..., berth system info|df
 `;
 
@@ -119,7 +119,7 @@ const IMAGE_CMDS = ["images", "pull", "push", "tag", "rmi", "import", "history",
 async function command(name: string): Promise<Cmd | undefined> {
   if (CONTAINER_CMDS.includes(name)) return (await import("./containers.js")).containerCommands[name];
   if (IMAGE_CMDS.includes(name)) return (await import("./images.js")).imageCommands[name];
-  return ({ version, info, volume, "container-prune": prune("container"), "image-prune": prune("image"), "system-df": df } as Record<string, Cmd>)[name];
+  return ({ version, info, volume, events, "container-prune": prune("container"), "image-prune": prune("image"), "system-df": df } as Record<string, Cmd>)[name];
 }
 
 /** docker's confirmation for destructive commands: "y" on stdin, anything else (or EOF) is no. */
@@ -165,11 +165,49 @@ const df: Cmd = async (c, argv) => {
   printRows(rows, str(p, "format"), { header: ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], cells: (x) => [x.Type, x.TotalCount, x.Active, x.Size, x.Reclaimable].map(String) });
 };
 
+/** docker events: the daemon's stream, as lines or through --format; --since/--until bound it. */
+const events: Cmd = async (c, argv) => {
+  const p = parseArgs("events", argv, [s("since"), s("until"), l("filter", "f"), s("format")]);
+  const time = (v: string | undefined): string | undefined => {
+    if (v === undefined) return undefined;
+    const rel = /^(\d+)([smh])$/.exec(v);
+    if (rel) return String(Math.floor(Date.now() / 1000) - Number(rel[1]) * { s: 1, m: 60, h: 3600 }[rel[2] as "s" | "m" | "h"]);
+    if (/^\d+(\.\d+)?$/.test(v)) return v;
+    const t = Date.parse(v);
+    if (Number.isNaN(t)) throw new CliError(`invalid time: ${v}`);
+    return String(Math.floor(t / 1000));
+  };
+  const filters: Record<string, string[]> = {};
+  for (const f of list(p, "filter")) {
+    const i = f.indexOf("=");
+    if (i <= 0) throw new CliError(`bad format of filter (expected name=value)`);
+    (filters[f.slice(0, i)] ??= []).push(f.slice(i + 1));
+  }
+  const res = await c.open("GET", "/events", { query: { since: time(str(p, "since")), until: time(str(p, "until")), filters: Object.keys(filters).length ? JSON.stringify(filters) : undefined } });
+  const fmt = str(p, "format");
+  const t = fmt ? (await import("./format.js")).template(fmt) : undefined;
+  let buf = "";
+  for await (const chunk of res) {
+    buf += (chunk as Buffer).toString("utf8");
+    let nl;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (!line) continue;
+      const e = JSON.parse(line);
+      if (t) { process.stdout.write(`${t.render(e)}\n`); continue; }
+      const when = new Date(e.timeNano / 1e6).toISOString().replace("Z", "000000Z");
+      const attrs = Object.entries(e.Actor?.Attributes ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(", ");
+      process.stdout.write(`${when} ${e.Type} ${e.Action} ${e.Actor?.ID ?? ""}${attrs ? ` (${attrs})` : ""}\n`);
+    }
+  }
+};
+
 /** `berth container ls`, `berth image rm`, `berth system info` → the top-level command. */
 const FORMS: Record<string, Record<string, string>> = {
   container: { ls: "ps", list: "ps", rm: "rm", remove: "rm", inspect: "inspect", prune: "container-prune" },
   image: { ls: "images", list: "images", rm: "rmi", remove: "rmi", inspect: "inspect", pull: "pull", push: "push", tag: "tag", import: "import", history: "history", prune: "image-prune", save: "save", load: "load" },
-  system: { info: "info", df: "system-df" },
+  system: { info: "info", df: "system-df", events: "events" },
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -232,6 +232,16 @@ test("prune and system df: stopped containers and unused images go, only when co
   ok(["rm", "-f", "cli-running"]);
 });
 
+test("events: a run's lifecycle, filtered and formatted", () => {
+  const since = String(Math.floor(Date.now() / 1000) - 1);
+  assert.equal(berth(["run", "--rm", "--name", "cli-evt", "busybox", "sh", "-c", "exit 2"]).status, 2);
+  const until = String(Math.floor(Date.now() / 1000) + 1);
+  const all = ok(["events", "--since", since, "--until", until, "--filter", "container=cli-evt"]);
+  assert.match(all, /^\d{4}-\d\d-\d\dT[\d:.]+Z container create [0-9a-f]{64} \(.*name=cli-evt.*\)$/m);
+  const dies = ok(["events", "--since", since, "--until", until, "--filter", "event=die", "--filter", "container=cli-evt", "--format", "{{.Action}} {{.Actor.Attributes.exitCode}}"]);
+  assert.equal(dies, "die 2\n");
+});
+
 test("unknown commands and missing arguments: one line, non-zero", () => {
   const a = berth(["frobnicate"]);
   assert.equal(a.status, 1);
