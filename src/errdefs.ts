@@ -18,6 +18,8 @@ export class Conflict extends BerthError { override readonly code = "ERR_CONFLIC
 export class InvalidArgument extends BerthError { override readonly code = "ERR_INVALID_ARGUMENT"; }
 export class FailedPrecondition extends BerthError { override readonly code = "ERR_FAILED_PRECONDITION"; }
 export class PermissionDenied extends BerthError { override readonly code = "ERR_PERMISSION_DENIED"; }
+/** Credentials missing or refused (HTTP 401). */
+export class Unauthenticated extends BerthError { override readonly code = "ERR_UNAUTHENTICATED"; }
 export class Unavailable extends BerthError { override readonly code = "ERR_UNAVAILABLE"; }
 export class NotImplemented extends BerthError { override readonly code = "ERR_NOT_IMPLEMENTED"; }
 

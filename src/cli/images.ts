@@ -58,9 +58,23 @@ export async function showProgress(res: IncomingMessage, out: NodeJS.WriteStream
   if (error) throw new CliError(error, 1);
 }
 
+/**
+ * docker's X-Registry-Auth for a reference's registry, from the docker-compatible config.json
+ * (DOCKER_CONFIG or ~/.docker) that `berth login` and `docker login` write.
+ */
+export async function registryAuthHeader(ref: string): Promise<Record<string, string>> {
+  const { DockerConfigCredentials, parseReference } = await import("../image/index.js");
+  let domain: string;
+  try { domain = parseReference(ref).domain; } catch { return {}; }
+  const creds = await new DockerConfigCredentials().get(domain).catch(() => undefined);
+  if (!creds) return {};
+  const json = JSON.stringify({ username: creds.username, password: creds.password, serveraddress: domain });
+  return { "X-Registry-Auth": Buffer.from(json).toString("base64url") };
+}
+
 export async function pullWithProgress(c: Client, ref: string, out: NodeJS.WriteStream): Promise<void> {
   const [image, tag] = splitTag(ref);
-  const res = await c.open("POST", "/images/create", { query: { fromImage: image, tag } });
+  const res = await c.open("POST", "/images/create", { query: { fromImage: image, tag }, headers: await registryAuthHeader(ref) });
   await showProgress(res, out);
 }
 
@@ -95,7 +109,7 @@ const pull: Cmd = async (c, argv) => {
   needArgs("pull", p, 1, 1);
   if (bool(p, "quiet")) {
     const [image, tag] = splitTag(p.args[0]!);
-    const res = await c.open("POST", "/images/create", { query: { fromImage: image, tag } });
+    const res = await c.open("POST", "/images/create", { query: { fromImage: image, tag }, headers: await registryAuthHeader(p.args[0]!) });
     await showProgress(res, { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream);
     process.stdout.write(`${p.args[0]}\n`);
     return;
@@ -107,7 +121,7 @@ const push: Cmd = async (c, argv) => {
   const p = parseArgs("push", argv, [b("all-tags", "a"), b("quiet", "q")]);
   needArgs("push", p, 1, 1);
   const [image, tag] = splitTag(p.args[0]!);
-  const res = await c.open("POST", `/images/${image}/push`, { query: { tag } });
+  const res = await c.open("POST", `/images/${image}/push`, { query: { tag }, headers: await registryAuthHeader(p.args[0]!) });
   await showProgress(res, process.stdout);
 };
 
@@ -196,4 +210,66 @@ const load: Cmd = async (c, argv) => {
   }
 };
 
-export const imageCommands: Record<string, Cmd> = { images, pull, push, tag, rmi, import: importCmd, history, save, load };
+async function prompt(question: string, secret: boolean): Promise<string> {
+  process.stderr.write(question);
+  const stdin = process.stdin;
+  if (secret && stdin.isTTY) stdin.setRawMode(true);
+  try {
+    return await new Promise<string>((resolve) => {
+      let buf = "";
+      const onData = (d: Buffer): void => {
+        for (const ch of d.toString("utf8")) {
+          if (ch === "\r" || ch === "\n") { stdin.off("data", onData); stdin.pause(); if (secret) process.stderr.write("\n"); resolve(buf); return; }
+          if (ch === "\u0003") { process.stderr.write("\n"); process.exit(130); }
+          if (ch === "\u007f") buf = buf.slice(0, -1);
+          else buf += ch;
+        }
+      };
+      stdin.on("data", onData);
+      stdin.resume();
+    });
+  } finally {
+    if (secret && stdin.isTTY) stdin.setRawMode(false);
+  }
+}
+
+/** berth login: the daemon checks the credentials with the registry; they are kept client-side, in docker's config.json. */
+const login: Cmd = async (c, argv) => {
+  const p = parseArgs("login", argv, [s("username", "u"), s("password", "p"), b("password-stdin")]);
+  needArgs("login", p, 0, 1);
+  const server = p.args[0] ?? "docker.io";
+  let username = str(p, "username");
+  let password = str(p, "password");
+  if (bool(p, "password-stdin")) {
+    if (password) throw new CliError("--password and --password-stdin are mutually exclusive");
+    if (!username) throw new CliError("Must provide --username with --password-stdin");
+    let text = "";
+    for await (const x of process.stdin) text += (x as Buffer).toString("utf8");
+    password = text.replace(/\r?\n$/, "");
+  }
+  if (!username || !password) {
+    if (!process.stdin.isTTY) throw new CliError("Error: Cannot perform an interactive login from a non TTY device", 1);
+    if (!username) username = await prompt("Username: ", false);
+    if (!password) password = await prompt("Password: ", true);
+  }
+  if (str(p, "password")) process.stderr.write("WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n");
+  await c.json("POST", "/auth", { body: { username, password, serveraddress: server } });
+  const { DockerConfigCredentials, parseReference } = await import("../image/index.js");
+  const domain = parseReference(`${server.replace(/^https?:\/\//, "").replace(/\/.*$/, "")}/x`).domain;
+  const store = new DockerConfigCredentials();
+  await store.store(domain, { username, password });
+  process.stdout.write(`Login Succeeded\n`);
+};
+
+const logout: Cmd = async (_c, argv) => {
+  const p = parseArgs("logout", argv, []);
+  needArgs("logout", p, 0, 1);
+  const server = p.args[0] ?? "docker.io";
+  const { DockerConfigCredentials, parseReference } = await import("../image/index.js");
+  const domain = parseReference(`${server.replace(/^https?:\/\//, "").replace(/\/.*$/, "")}/x`).domain;
+  if (await new DockerConfigCredentials().erase(domain)) process.stdout.write(`Removing login credentials for ${server}\n`);
+  else process.stdout.write(`Not logged in to ${server}\n`);
+};
+
+export const imageCommands: Record<string, Cmd> = {
+  login, logout, images, pull, push, tag, rmi, import: importCmd, history, save, load };

@@ -20,7 +20,7 @@ Options:
   -v, --version       Print version information and quit
 
 Containers:  run create start stop restart kill rm ps logs exec attach inspect top stats pause unpause wait rename update cp diff commit export
-Images:      images pull push tag rmi import history save load
+Images:      images pull push tag rmi import history save load login logout
 Volumes:     volume create|ls|inspect|rm|prune
 System:      version info events daemon
 Forms:       berth container ls|rm|prune|..., berth image ls|rm|pull|prune|..., berth system info|df
@@ -113,7 +113,7 @@ const volume: Cmd = async (c, argv) => {
 };
 
 const CONTAINER_CMDS = ["run", "create", "start", "stop", "restart", "kill", "rm", "ps", "logs", "exec", "attach", "inspect", "top", "stats", "pause", "unpause", "wait", "rename", "update", "cp", "diff", "commit", "export"];
-const IMAGE_CMDS = ["images", "pull", "push", "tag", "rmi", "import", "history", "save", "load"];
+const IMAGE_CMDS = ["images", "pull", "push", "tag", "rmi", "import", "history", "save", "load", "login", "logout"];
 
 /** Loads only the module a command lives in: the CLI's start is mostly module loading. */
 async function command(name: string): Promise<Cmd | undefined> {

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import { BerthError, Conflict, FailedPrecondition, InvalidArgument, NotFound, NotImplemented, PermissionDenied, Unavailable } from "../errdefs.js";
+import { BerthError, Conflict, FailedPrecondition, InvalidArgument, NotFound, NotImplemented, PermissionDenied, Unauthenticated, Unavailable } from "../errdefs.js";
 
 export const API_VERSION = "1.45";
 export const MIN_API_VERSION = "1.24";
@@ -129,6 +129,7 @@ export function httpStatus(e: unknown): number {
   if (e instanceof Conflict || e instanceof FailedPrecondition) return 409;
   if (e instanceof InvalidArgument) return 400;
   if (e instanceof PermissionDenied) return 403;
+  if (e instanceof Unauthenticated) return 401;
   if (e instanceof Unavailable) return 503;
   if (e instanceof NotImplemented) return 501;
   if (e instanceof BerthError) return 500;

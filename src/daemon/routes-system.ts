@@ -1,6 +1,6 @@
 /** Docker Engine API: system (ping, version, info, events), images and volumes. */
 import { release, totalmem, availableParallelism, hostname } from "node:os";
-import { InvalidArgument, NotImplemented } from "../errdefs.js";
+import { InvalidArgument, NotImplemented, Unauthenticated } from "../errdefs.js";
 import type { ContainerRunner } from "../engine/container-runner.js";
 import type { EventBus } from "../engine/events.js";
 import type { EngineImages } from "../engine/images.js";
@@ -20,6 +20,18 @@ export interface SystemDeps {
 }
 
 const VERSION = "0.1.0";
+
+/** docker's X-Registry-Auth: base64url JSON {username, password, serveraddress}, or absent. */
+function registryAuth(c: Ctx): { username: string; password: string } | undefined {
+  const h = c.req.headers["x-registry-auth"];
+  if (typeof h !== "string" || !h) return undefined;
+  try {
+    const j = JSON.parse(Buffer.from(h.replace(/-/g, "+").replace(/_/g, "/"), "base64").toString("utf8")) as { username?: string; password?: string };
+    return j.username && j.password ? { username: j.username, password: j.password } : undefined;
+  } catch {
+    throw new InvalidArgument("X-Registry-Auth: not base64-encoded JSON");
+  }
+}
 
 export function systemRoutes(r: Router, d: SystemDeps): void {
   r.add("GET", "/_ping", () => "OK");
@@ -158,6 +170,7 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
       const ref = tag ? (tag.startsWith("sha256:") ? `${image}@${tag}` : `${image}:${tag}`) : image;
       res.write(JSON.stringify({ status: `Pulling from ${familiarString(parseReference(ref)).replace(/:[^:/]+$/, "")}`, id: tag ?? "latest" }) + "\n");
       const id = await d.images.pull(ref, {
+        auth: registryAuth(c),
         onProgress: (e) => res.write(JSON.stringify({ status: e.status, id: e.id, ...(e.total ? { progressDetail: { current: e.current ?? 0, total: e.total } } : {}) }) + "\n"),
       });
       res.write(JSON.stringify({ status: `Digest: ${id}` }) + "\n");
@@ -178,6 +191,7 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
     try {
       res.write(JSON.stringify({ status: `The push refers to repository [${familiarString(parseReference(ref)).replace(/:[^:/]+$/, "")}]` }) + "\n");
       const r = await d.images.push(ref, {
+        auth: registryAuth(c),
         // The final "<tag>: digest: …" line is written once, below, as docker does.
         onProgress: (e) => e.status.includes(": digest: ") || res.write(JSON.stringify({ status: e.status, id: e.id, ...(e.total ? { progressDetail: { current: e.current ?? 0, total: e.total } } : {}) }) + "\n"),
       });
@@ -188,6 +202,15 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
       res.end(JSON.stringify({ errorDetail: { message: (e as Error).message }, error: (e as Error).message }) + "\n");
     }
     return new Status(0);
+  });
+
+  r.add("POST", "/auth", async (c) => {
+    const body = await c.body() as { username?: string; password?: string; serveraddress?: string };
+    if (!body.username || !body.password) throw new InvalidArgument("username and password are required");
+    await d.images.checkLogin(body.serveraddress || "docker.io", { username: body.username, password: body.password }).catch((e) => {
+      throw new Unauthenticated(`login attempt to ${body.serveraddress} failed: ${(e as Error).message}`);
+    });
+    return { Status: "Login Succeeded", IdentityToken: "" };
   });
 
   // ---- volumes ----

@@ -13,7 +13,7 @@ import { createGunzip } from "node:zlib";
 import { InvalidArgument, NotFound } from "../errdefs.js";
 import {
   createContentStore, createImageStore, parseReference, createRegistryClient, pullImage, pushImage,
-  type ContentStore, type ImageStore, type ImageConfig, type ProgressEvent,
+  type ContentStore, type ImageStore, type ImageConfig, type ProgressEvent, type Credentials, type CredentialStore,
 } from "../image/index.js";
 import { chainId, mountAll, openSnapshotter, unmount, unpackLayer, type Mount, type Snapshotter } from "../snapshot/index.js";
 
@@ -202,9 +202,28 @@ export class EngineImages {
     return { bytesFreed: gc.bytesFreed };
   }
 
+  /**
+   * A registry client. Credentials a client sent (docker's X-Registry-Auth) are used as they are
+   * and never stored; without them, the daemon's own docker config.json is read.
+   */
+  private registry(auth?: Credentials): ReturnType<typeof createRegistryClient> {
+    const credentials: CredentialStore | undefined = auth ? { get: async () => auth, store: async () => {}, erase: async () => false } : undefined;
+    return createRegistryClient({ insecureRegistries: this.insecure, credentials });
+  }
+
+  /** docker login's check: the registry accepts these credentials (nothing is stored here). */
+  async checkLogin(server: string, auth: Credentials): Promise<void> {
+    const registry = this.registry(auth);
+    try {
+      await registry.login(server.replace(/^https?:\/\//, "").replace(/\/.*$/, ""), auth);
+    } finally {
+      registry.close();
+    }
+  }
+
   /** Pulls from a registry and unpacks each layer while later ones download. */
-  async pull(ref: string, opts: { onProgress?: (e: ProgressEvent) => void; signal?: AbortSignal; auth?: { username: string; password: string } } = {}): Promise<string> {
-    const registry = createRegistryClient({ insecureRegistries: this.insecure });
+  async pull(ref: string, opts: { onProgress?: (e: ProgressEvent) => void; signal?: AbortSignal; auth?: Credentials } = {}): Promise<string> {
+    const registry = this.registry(opts.auth);
     try {
       let parent: string | undefined;
       const r = await pullImage({ registry, content: this.content, images: this.images }, parseReference(ref), {
@@ -225,8 +244,8 @@ export class EngineImages {
   }
 
   /** Pushes a tagged image to its registry; returns the manifest digest. */
-  async push(ref: string, opts: { onProgress?: (e: ProgressEvent) => void; signal?: AbortSignal } = {}): Promise<{ digest: string; size: number }> {
-    const registry = createRegistryClient({ insecureRegistries: this.insecure });
+  async push(ref: string, opts: { onProgress?: (e: ProgressEvent) => void; signal?: AbortSignal; auth?: Credentials } = {}): Promise<{ digest: string; size: number }> {
+    const registry = this.registry(opts.auth);
     try {
       const r = await pushImage({ registry, content: this.content, images: this.images }, ref, { signal: opts.signal, onProgress: opts.onProgress });
       return { digest: r.digest, size: r.size };

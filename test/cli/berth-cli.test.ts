@@ -10,7 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../../src/image/test-fixtures.js";
+import { freePort, startRegistry } from "../../src/image/test-fixtures.js";
 import { repo } from "../helpers/bundle.js";
 import { startBerthd, type CmdResult, type PrivateBerthd } from "../helpers/berthd.js";
 
@@ -196,6 +196,41 @@ test("diff, commit, export", () => {
   }
   ok(["rm", "cli-chg"]);
   ok(["rmi", "cli-committed:1"]);
+});
+
+test("login to a registry with basic auth, push and pull with the stored credentials, logout", async () => {
+  const reg = await startRegistry({ user: "berth", password: "s3cret" });
+  const config = mkdtempSync(join(tmpdir(), "berth-cli-dockercfg-"));
+  const env = { ...process.env, DOCKER_CONFIG: config };
+  const run = (args: string[], input?: string) => {
+    const r = spawnSync(berthBin, ["-H", d.host, ...args], { input, env, encoding: "utf8", timeout: 60000 });
+    return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+  };
+  try {
+    const ref = `${reg.host}/auth/busybox:1`;
+    ok(["tag", "busybox", ref]);
+    const anon = run(["push", ref]);
+    assert.notEqual(anon.status, 0, "a push without credentials is refused");
+    assert.match(anon.stderr, /unauthorized|authentication required/i);
+    const bad = run(["login", "-u", "berth", "--password-stdin", reg.host], "wrong\n");
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /login attempt to .* failed/);
+    const good = run(["login", "-u", "berth", "--password-stdin", reg.host], "s3cret\n");
+    assert.equal(good.status, 0, good.stderr);
+    assert.equal(good.stdout, "Login Succeeded\n");
+    const cfg = JSON.parse(readFileSync(join(config, "config.json"), "utf8")) as { auths: Record<string, { auth: string }> };
+    assert.equal(Buffer.from(cfg.auths[reg.host]!.auth, "base64").toString(), "berth:s3cret", "stored as docker stores it");
+    assert.equal(run(["push", ref]).status, 0);
+    ok(["rmi", ref]);
+    const pulled = run(["pull", ref]);
+    assert.equal(pulled.status, 0, pulled.stderr);
+    assert.match(run(["logout", reg.host]).stdout, /Removing login credentials/);
+    ok(["rmi", ref]);
+    assert.notEqual(run(["pull", ref]).status, 0, "after logout the pull is refused again");
+  } finally {
+    await reg.stop();
+    rmSync(config, { recursive: true, force: true });
+  }
 });
 
 test("volumes: create, use, ls, inspect, rm", () => {
