@@ -9,6 +9,7 @@ import type { CgroupManager } from "../runtime/cgroups/types.js";
 import { familiarString, parseReference } from "../image/index.js";
 import { API_VERSION, MIN_API_VERSION, flag, parseFilters, Status, writeOrAbort, type Ctx, type Router } from "./http.js";
 import { loadImages, saveImages } from "../engine/image-archive.js";
+import { applyChanges } from "../engine/container-changes.js";
 
 export interface SystemDeps {
   runner: ContainerRunner;
@@ -156,9 +157,9 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
     try {
       if (src === "-") {
         const ref = c.query.get("repo") ? `${c.query.get("repo")}${c.query.get("tag") ? `:${c.query.get("tag")}` : ""}` : undefined;
-        const changes = c.query.getAll("changes");
-        if (changes.length) throw new NotImplemented("import --change is not supported yet");
-        const id = await d.images.importRootfs(c.req, { reference: ref, message: c.query.get("message") ?? undefined });
+        const changes = c.query.getAll("changes").flatMap((x) => x.split("\n")).filter((x) => x.trim());
+        const config = applyChanges({ Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] }, changes);
+        const id = await d.images.importRootfs(c.req, { reference: ref, message: c.query.get("message") ?? undefined, config });
         d.events.emit("image", "import", id, {});
         res.end(JSON.stringify({ status: id }) + "\n");
         return new Status(0);

@@ -124,6 +124,11 @@ test("images, tag, rmi, history and import from a tar on stdin", () => {
   assert.equal(imp.status, 0, imp.stderr);
   assert.match(imp.stdout, /^sha256:[0-9a-f]{64}$/m);
   assert.equal(ok(["run", "--rm", "imported:1", "echo", "from-import"]), "from-import\n");
+  const withChange = spawnSync(berthBin, ["-H", d.host, "import", "-c", "CMD [\"echo\", \"default cmd\"]", "-c", "ENV A=b", "-", "imported:2"], { input: tar.stdout, encoding: "utf8" });
+  assert.equal(withChange.status, 0, withChange.stderr);
+  assert.equal(ok(["run", "--rm", "imported:2"]), "default cmd\n");
+  assert.equal(ok(["run", "--rm", "imported:2", "sh", "-c", "echo $A"]), "b\n");
+  ok(["rmi", "imported:2"]);
   ok(["rmi", "imported:1"]);
   const missing = berth(["import", "/nonexistent.tar"]);
   assert.equal(missing.status, 1);

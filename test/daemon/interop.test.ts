@@ -49,6 +49,7 @@ test("berth save → docker load → docker run", () => {
   const load = d.docker(["load"], saved.stdout);
   assert.equal(load.status, 0, load.stderr);
   assert.match(load.stdout, /Loaded image: berth-made:1/);
+  assert.equal(d.docker(["inspect", "-f", "{{.Id}}", "berth-made:1"]).stdout.trim(), berth(["inspect", "-f", "{{.Id}}", "berth-made:1"]).stdout.trim(), "the image ID is kept");
   const run = d.docker(["run", "--rm", "--network", "none", "berth-made:1", "echo", "made by berth, run by docker"]);
   assert.equal(run.stdout, "made by berth, run by docker\n", run.stderr);
 });
