@@ -59,6 +59,44 @@ test("bad input: one-line errors and docker's exit codes", () => {
   const rm = d.docker(["rm", "nosuch-container"]);
   assert.equal(rm.status, 1);
   assert.match(rm.stderr, /No such container: nosuch-container/);
+  const img = d.docker(["run", "--pull", "never", "no-such-image:1"]);
+  assert.equal(img.status, 125);
+  assert.match(img.stderr, /No such image: no-such-image:1/);
+  ok(["run", "-d", "--name", "dup", "busybox", "sleep", "100"]);
+  const dup = d.docker(["run", "-d", "--name", "dup", "busybox", "true"]);
+  assert.equal(dup.status, 125);
+  assert.match(dup.stderr, /Conflict\. The container name "\/dup" is already in use/);
+  const running = d.docker(["rm", "dup"]);
+  assert.equal(running.status, 1);
+  assert.match(running.stderr, /cannot remove .*running container|stop the container before removing|You cannot remove a running container/i);
+  ok(["rm", "-f", "dup"]);
+  ok(["create", "--name", "stopped", "busybox", "true"]);
+  const ex = d.docker(["exec", "stopped", "true"]);
+  assert.notEqual(ex.status, 0);
+  assert.match(ex.stderr, /is not running/);
+  ok(["rm", "stopped"]);
+});
+
+test("API errors: unknown paths 404, malformed JSON 400, each with a message", async () => {
+  const { request } = await import("node:http");
+  const call = (method: string, path: string, body?: string) => new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = request({ socketPath: d.host.slice(7), method, path, headers: body ? { "Content-Type": "application/json" } : {} }, (res) => {
+      let text = "";
+      res.on("data", (x) => (text += x));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+  const nf = await call("GET", "/v1.45/no/such/path");
+  assert.equal(nf.status, 404);
+  assert.ok((JSON.parse(nf.text) as { message: string }).message.length > 0);
+  const bad = await call("POST", "/v1.45/containers/create", "{not json");
+  assert.equal(bad.status, 400);
+  assert.match((JSON.parse(bad.text) as { message: string }).message, /invalid JSON/);
+  const old = await call("GET", "/v1.99/version");
+  assert.equal(old.status, 400);
+  assert.match(old.text, /client version 1.99 is too new/);
 });
 
 test("-m, --cpus, --cpu-shares and --pids-limit are what the container's cgroups hold", () => {
