@@ -9,7 +9,7 @@ PACKAGES=(
   busybox-static                   # the local busybox image and test rootfs
   runc crun                        # peers for the differential tests and benchmarks
   docker.io                        # dockerd/containerd: drives berth-runc in tests; the docker CLI
-  docker-registry skopeo apache2-utils  # a real registry (htpasswd auth) and an independent client
+  docker-registry skopeo apache2-utils zstd  # a real registry (htpasswd auth), an independent client, zstd layers
   lxcfs                            # --resource-view
   containernetworking-plugins iptables  # networking through CNI
   debootstrap tmux util-linux iproute2 procps

@@ -15,6 +15,7 @@ import {
   createContentStore, createImageStore, parseReference, createRegistryClient, pullImage, pushImage,
   type ContentStore, type ImageStore, type ImageConfig, type ProgressEvent, type Credentials, type CredentialStore,
 } from "../image/index.js";
+import { isZstd, ZstdDecoder } from "../zstd.js";
 import { chainId, mountAll, openSnapshotter, unmount, unpackLayer, type Mount, type Snapshotter } from "../snapshot/index.js";
 
 const LAYER_TAR = "application/vnd.oci.image.layer.v1.tar";
@@ -139,16 +140,17 @@ export class EngineImages {
     const head = await peek(src);
     await this.content.writeStream(head.stream, { digest: blob.digest as `sha256:${string}`, size: blob.size });
     const body = await this.content.readStream(blob.digest as `sha256:${string}`);
-    await unpackLayer(this.snapshots, parentDiffIds.length ? chainId(parentDiffIds) : undefined, head.gzip ? body.pipe(createGunzip()) : body, { diffId }).catch((e) => {
+    // applyLayer inflates gzip and zstd by their magic bytes.
+    await unpackLayer(this.snapshots, parentDiffIds.length ? chainId(parentDiffIds) : undefined, body, { diffId }).catch((e) => {
       if (!/already exists/i.test((e as Error).message)) throw e;
     });
-    return { mediaType: head.gzip ? `${LAYER_TAR}+gzip` : LAYER_TAR, digest: blob.digest, size: blob.size };
+    return { mediaType: head.gzip ? `${LAYER_TAR}+gzip` : head.zstd ? `${LAYER_TAR}+zstd` : LAYER_TAR, digest: blob.digest, size: blob.size };
   }
 
-  /** docker import: a root filesystem tarball (plain or gzip) becomes a one-layer image. */
+  /** docker import: a root filesystem tarball (plain, gzip or zstd) becomes a one-layer image. */
   async importRootfs(src: Readable, opts: { reference?: string; config?: Record<string, unknown>; message?: string } = {}): Promise<string> {
     const head = await peek(src);
-    const { diffId, size } = await this.storeLayer(head.gzip ? head.stream.pipe(createGunzip()) : head.stream);
+    const { diffId, size } = await this.storeLayer(head.gzip ? head.stream.pipe(createGunzip()) : head.zstd ? head.stream.pipe(new ZstdDecoder()) : head.stream);
     const created = new Date().toISOString();
     const config: ImageConfig = {
       created, architecture: "amd64", os: "linux",
@@ -255,7 +257,7 @@ export class EngineImages {
   }
 }
 
-async function peek(src: Readable): Promise<{ gzip: boolean; stream: Readable }> {
+async function peek(src: Readable): Promise<{ gzip: boolean; zstd: boolean; stream: Readable }> {
   const { PassThrough } = await import("node:stream");
   const out = new PassThrough();
   const first = await new Promise<Buffer>((resolve, reject) => {
@@ -267,5 +269,5 @@ async function peek(src: Readable): Promise<{ gzip: boolean; stream: Readable }>
   out.write(first);
   src.pipe(out);
   src.resume();
-  return { gzip: first[0] === 0x1f && first[1] === 0x8b, stream: out };
+  return { gzip: first[0] === 0x1f && first[1] === 0x8b, zstd: isZstd(first), stream: out };
 }

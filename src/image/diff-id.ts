@@ -7,7 +7,7 @@
  */
 import { createGunzip } from "node:zlib";
 import { PassThrough, pipeline, type Readable } from "node:stream";
-import { NotImplemented } from "../errdefs.js";
+import { ZstdDecoder } from "../zstd.js";
 import { DigestingStream, sha256Digest, type Digest } from "./digest.js";
 import { MediaType } from "./media-types.js";
 
@@ -29,19 +29,12 @@ export interface UncompressedLayer {
   diffId(): Promise<Digest>;
 }
 
-/**
- * Decompresses a layer blob by media type while hashing the uncompressed bytes.
- * zstd needs a decoder that Node 20 lacks (node:zlib gained zstd in 22.15/23.8):
- * it is NotImplemented until a dependency is added.
- */
+/** Decompresses a layer blob by media type (gzip, zstd or none) while hashing the uncompressed bytes. */
 export function uncompressedLayer(mediaType: string, compressed: Readable, what = "layer"): UncompressedLayer {
+  void what;
   const comp = compressionOf(mediaType);
-  if (comp === "zstd") {
-    compressed.destroy();
-    throw new NotImplemented(`${what}: zstd-compressed layers (${mediaType}) need a zstd decoder, which berth does not have yet`);
-  }
   const digester = new DigestingStream();
-  const decoder = comp === "gzip" ? createGunzip() : new PassThrough();
+  const decoder = comp === "gzip" ? createGunzip() : comp === "zstd" ? new ZstdDecoder() : new PassThrough();
   const done = new Promise<Digest>((resolve, reject) => {
     pipeline(compressed, decoder, digester, () => {});
     digester.on("error", reject);

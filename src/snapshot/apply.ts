@@ -19,6 +19,7 @@ import { createHash } from "node:crypto";
 import { lstat, readdir, rm } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
+import { isZstd, ZstdDecoder } from "../zstd.js";
 import { BerthError, InvalidArgument, fromErrno } from "../errdefs.js";
 import { createNode, setMetadata, setTimes } from "./apply-entry.js";
 import { SafeRoot, baseOf, cleanEntryName, parentOf } from "./safe-path.js";
@@ -45,7 +46,7 @@ export const WHITEOUT_PREFIX = ".wh.";
 export const OPAQUE_MARKER = ".wh..wh..opq";
 export const OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque";
 
-/** Passes a plain tar through and inflates a gzip one (magic 1f 8b), so either can be applied. */
+/** Passes a plain tar through and inflates a gzip (magic 1f 8b) or zstd (28 b5 2f fd) one. */
 async function* decompress(src: ChunkSource): AsyncGenerator<Buffer> {
   const it = Symbol.asyncIterator in src ? src[Symbol.asyncIterator]() : src[Symbol.iterator]();
   const first = await it.next();
@@ -59,9 +60,10 @@ async function* decompress(src: ChunkSource): AsyncGenerator<Buffer> {
       yield Buffer.from(r.value as Uint8Array);
     }
   }
-  if (head[0] !== 0x1f || head[1] !== 0x8b) { yield* all(); return; }
+  const zstd = isZstd(head);
+  if (!zstd && (head[0] !== 0x1f || head[1] !== 0x8b)) { yield* all(); return; }
   const raw = Readable.from(all());
-  const gunzip = createGunzip();
+  const gunzip = zstd ? new ZstdDecoder() : createGunzip();
   raw.on("error", (e) => gunzip.destroy(e));
   yield* raw.pipe(gunzip) as AsyncIterable<Buffer>;
 }

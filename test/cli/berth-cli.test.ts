@@ -7,11 +7,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, startRegistry } from "../../src/image/test-fixtures.js";
 import { repo } from "../helpers/bundle.js";
+import { busyboxRootfs } from "../helpers/fixtures.js";
 import { startBerthd, type CmdResult, type PrivateBerthd } from "../helpers/berthd.js";
 
 let d: PrivateBerthd;
@@ -153,7 +155,36 @@ test("push to a registry on 127.0.0.1, then run pulls it back", async () => {
     assert.match(run.stderr, /Unable to find image/);
     assert.match(run.stderr, /Pull complete/);
     assert.equal(run.stdout, "33554432\n");
+    // A zstd image made by hand (Debian's zstd) and pushed by skopeo (an independent client): berth
+    // pulls and runs it. The layer is new (a marker file), so skopeo cannot swap in a cached blob.
+    const zref = `127.0.0.1:${port}/test/busybox:zstd`;
+    const zdir = mkdtempSync(join(tmpdir(), "berth-cli-zstd-"));
+    try {
+      writeFileSync(join(zdir, "marker"), `zstd ${process.pid} ${Date.now()}\n`);
+      const layer = spawnSync("tar", ["-c", "-C", busyboxRootfs(), "--exclude=./.complete", ".", "-C", zdir, "marker"], { maxBuffer: 64 * 1024 * 1024 }).stdout;
+      const z = spawnSync("zstd", ["-q", "-c"], { input: layer, maxBuffer: 64 * 1024 * 1024 }).stdout;
+      const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
+      const config = JSON.stringify({ architecture: "amd64", os: "linux", config: { Cmd: ["cat", "/marker"] }, rootfs: { type: "layers", diff_ids: [`sha256:${sha(layer)}`] } });
+      const out = join(zdir, "image");
+      mkdirSync(out);
+      writeFileSync(join(out, sha(z)), z);
+      writeFileSync(join(out, sha(config)), config);
+      writeFileSync(join(out, "version"), "Directory Transport Version: 1.1\n");
+      writeFileSync(join(out, "manifest.json"), JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+        config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: `sha256:${sha(config)}`, size: Buffer.byteLength(config) },
+        layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+zstd", digest: `sha256:${sha(z)}`, size: z.length }] }));
+      const copy = spawnSync("skopeo", ["copy", "--dest-tls-verify=false", `dir:${out}`, `docker://${zref}`], { encoding: "utf8" });
+      assert.equal(copy.status, 0, copy.stderr);
+      const manifest = spawnSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${zref}`], { encoding: "utf8" }).stdout;
+      assert.match(manifest, /tar\+zstd/, "the registry holds a zstd layer");
+      const zr = berth(["run", "--rm", zref]);
+      assert.equal(zr.status, 0, zr.stderr);
+      assert.match(zr.stdout, /^zstd \d+/);
+    } finally {
+      rmSync(zdir, { recursive: true, force: true });
+    }
     ok(["rmi", ref]);
+    ok(["rmi", zref]);
   } finally {
     reg.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
