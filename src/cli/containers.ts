@@ -33,21 +33,29 @@ async function each(names: string[], fn: (n: string) => Promise<void>, print = t
   if (failed) throw new ExitCode(1);
 }
 
-async function createContainer(c: Client, p: Parsed, cmd: string): Promise<{ id: string; body: Record<string, any> }> {
+/** Creates the container of run/create, pulling its image first when it is missing (docker's --pull missing). */
+async function createContainer(c: Client, p: Parsed, cmd: "run" | "create"): Promise<{ id: string; body: Record<string, any> }> {
+  const code = cmd === "run" ? 125 : 1; // docker's exit codes for a refused run / create
   const { name, image, body } = createBody(p);
   const doCreate = (): Promise<{ Id: string; Warnings?: string[] }> => c.json("POST", "/containers/create", { query: { name }, body });
   let r: { Id: string; Warnings?: string[] };
   try {
     r = await doCreate();
   } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404 || !/No such image/i.test(e.message) || str(p, "pull") === "never") throw withCode(e, 125);
+    if (!(e instanceof ApiError) || e.status !== 404 || !/No such image/i.test(e.message) || str(p, "pull") === "never") throw withCode(e, code);
     process.stderr.write(`Unable to find image '${image}' locally\n`);
-    await pullWithProgress(c, image, process.stderr).catch((err) => { throw withCode(err, 125); });
-    r = await doCreate().catch((err) => { throw withCode(err, 125); });
+    await pullWithProgress(c, image, process.stderr).catch((err) => { throw withCode(err, code); });
+    r = await doCreate().catch((err) => { throw withCode(err, code); });
   }
   for (const w of r.Warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);
-  void cmd;
   return { id: r.Id, body };
+}
+
+/** docker run's codes for a start that failed: 127 command not found, 126 not executable, else 125. */
+function startError(e: unknown): unknown {
+  if (!(e instanceof CliError)) return e;
+  const code = /executable file not found|no such file or directory/.test(e.message) ? 127 : /permission denied/.test(e.message) ? 126 : 125;
+  return new CliError(e.message, code);
 }
 
 function withCode(e: unknown, code: number): unknown {
@@ -60,7 +68,7 @@ const run: Cmd = async (c, argv) => {
   const { id, body } = await createContainer(c, p, "run");
   const detach = bool(p, "detach");
   if (detach) {
-    await c.json("POST", `/containers/${id}/start`).catch((e) => { throw withCode(e, 125); });
+    await c.json("POST", `/containers/${id}/start`).catch((e) => { throw startError(e); });
     process.stdout.write(`${id}\n`);
     return;
   }
@@ -73,11 +81,7 @@ const run: Cmd = async (c, argv) => {
     await c.json("POST", `/containers/${id}/start`);
   } catch (e) {
     sock.destroy();
-    if (e instanceof CliError) {
-      const code = /executable file not found|no such file or directory/.test(e.message) ? 127 : /permission denied/.test(e.message) ? 126 : 125;
-      throw new CliError(e.message, code);
-    }
-    throw e;
+    throw startError(e);
   }
   await relay(sock, { tty, stdin, resize: (h, w) => c.call("POST", `/containers/${id}/resize`, { query: { h, w } }) });
   // The attachment ended: detached by the keys (the container still runs), or the container ended.

@@ -106,3 +106,31 @@ test("the seeds' demonstrations: PID 1, own process list, own hostname, only lo,
   }
   assert.deepEqual(readdirSync(root).filter((x) => x === "c6"), [], "run removes the container");
 });
+
+test("200 create/start/delete cycles in process leave no cgroup, mount or state directory", async (t) => {
+  const { Runtime } = await import("../../src/runtime/runtime.js");
+  const { detectCgroupManager } = await import("../../src/runtime/cgroups/index.js");
+  const cycleParent = `${parent}-cycles`;
+  const b = makeBundle(["true"], (s) => { s.linux!.resources = { memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 32 }, cpu: { quota: 50000, period: 100000 } }; }, cycleParent);
+  const libRoot = mkdtempSync(join(tmpdir(), "berth-life-cycles-"));
+  t.after(() => { cleanupDir(b.dir); cleanupDir(libRoot); removeCgroupParent(cycleParent); });
+  const rt = new Runtime({ root: libRoot, cgroups: detectCgroupManager({ parent: cycleParent }) });
+  const mountsBefore = readFileSync("/proc/self/mountinfo", "utf8").split("\n").length;
+  for (let i = 0; i < 200; i++) {
+    const id = `cycle${i}`;
+    const { shim } = await rt.create(id, { bundle: b.dir, mode: "monitor", stdio: ["ignore", "ignore", "ignore"] });
+    shim.ref(); // the runtime lets its shims go; this test waits for each
+    const exited = new Promise((r) => shim.once("exit", r));
+    await rt.start(id);
+    await exited;
+    await rt.delete(id);
+  }
+  const left: string[] = [];
+  for (const h of readdirSync("/sys/fs/cgroup")) {
+    const dir = join("/sys/fs/cgroup", h, cycleParent);
+    if (existsSync(dir)) left.push(...readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `${h}/${e.name}`));
+  }
+  assert.deepEqual(left, [], "no container cgroup is left");
+  assert.deepEqual(readdirSync(libRoot), [], "no state directory is left");
+  assert.equal(readFileSync("/proc/self/mountinfo", "utf8").split("\n").length, mountsBefore, "no mount is left");
+});
