@@ -120,3 +120,22 @@ test("update changes a running container's limits live, and refuses bad values",
     berth(["rm", "-f", "upd"]);
   }
 });
+
+test("--oom-kill-disable: a container over its limit stalls instead of being killed; refused without -m", onlyV1, async () => {
+  const refused = berth(["run", "--rm", "--oom-kill-disable", "busybox", "true"]);
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stderr, /oom-kill-disable|OOM killer/i);
+  ok(["run", "-d", "--name", "stall", "-m", "32m", "--memory-swap", "32m", "--oom-kill-disable", "busybox", "sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived"]);
+  try {
+    let underOom = false;
+    for (let i = 0; i < 50 && !underOom; i++) {
+      await sleep(200);
+      underOom = /under_oom 1/.test(cg("stall", "memory", "memory.oom_control"));
+    }
+    assert.ok(underOom, "the cgroup is under OOM");
+    assert.match(cg("stall", "memory", "memory.oom_control"), /oom_kill_disable 1/);
+    assert.equal(ok(["inspect", "-f", "{{.State.Running}} {{.State.OOMKilled}}", "stall"]).trim(), "true false", "stalled, not killed");
+  } finally {
+    berth(["rm", "-f", "stall"]);
+  }
+});
