@@ -3,8 +3,7 @@
  * tar can hold, then ownership, mode, xattrs and times. Called by apply.ts,
  * which has checked that every parent is a real directory inside the root.
  */
-import { constants as C } from "node:fs";
-import { chmod, lchown, link, lstat, mkdir, open, symlink } from "node:fs/promises";
+import { chmodSync, closeSync, constants as C, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, symlinkSync, writeSync } from "node:fs";
 import { InvalidArgument } from "../errdefs.js";
 import type { TarHeader } from "./tar/header.js";
 import { addon } from "./sys.js";
@@ -12,14 +11,19 @@ import { addon } from "./sys.js";
 /** Overlay's own metadata: a layer says "whiteout"/"opaque" with .wh. names, never with these. */
 const OVERLAY_XATTR = "trusted.overlay.";
 
-/** Writes a regular file's data (restoring holes for sparse entries). O_NOFOLLOW|O_EXCL: never through a link. */
+/**
+ * Writes a regular file's data (restoring holes for sparse entries). O_NOFOLLOW|O_EXCL: never
+ * through a link. The system calls of a layer's entries are synchronous: each takes microseconds
+ * (page cache), while a thread-pool round trip per open/write/chown/chmod/close made applying a
+ * layer of small files mostly waiting (measured: 69 % idle, 2.2 × GNU tar's time).
+ */
 async function writeFile(abs: string, h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
-  const fh = await open(abs, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+  const fd = openSync(abs, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
   try {
     if (!h.sparse) {
       let pos = 0;
       for await (const c of body) {
-        await fh.write(c, 0, c.length, pos);
+        for (let off = 0; off < c.length;) off += writeSync(fd, c, off, c.length - off, pos + off);
         pos += c.length;
       }
       return;
@@ -31,32 +35,32 @@ async function writeFile(abs: string, h: TarHeader, body: AsyncIterable<Buffer>)
         const seg = segs[i];
         if (!seg) throw new InvalidArgument(`layer entry ${JSON.stringify(h.name)}: sparse data longer than its map`);
         const n = Math.min(c.length, seg.length - into);
-        await fh.write(c, 0, n, seg.offset + into);
+        for (let off = 0; off < n;) off += writeSync(fd, c, off, n - off, seg.offset + into + off);
         c = c.subarray(n);
         into += n;
         if (into === seg.length) { i++; into = 0; }
       }
     }
-    await fh.truncate(h.sparse.realSize);
+    ftruncateSync(fd, h.sparse.realSize);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
 /** Creates the node for `h` at `abs` (which must not exist). `linkTarget` is the confined hardlink target. */
 export async function createNode(abs: string, h: TarHeader, body: AsyncIterable<Buffer>, linkTarget?: string): Promise<void> {
   switch (h.type) {
-    case "dir": await mkdir(abs, 0o700); return;
+    case "dir": mkdirSync(abs, 0o700); return;
     case "file": await writeFile(abs, h, body); return;
     case "symlink":
       if (h.linkname.includes("\0")) throw new InvalidArgument(`layer entry ${JSON.stringify(h.name)}: symlink target contains NUL`);
-      await symlink(h.linkname, abs);
+      symlinkSync(h.linkname, abs);
       return;
     case "hardlink": {
-      const st = await lstat(linkTarget!).catch(() => null);
+      const st = lstatSync(linkTarget!, { throwIfNoEntry: false });
       if (!st) throw new InvalidArgument(`layer entry ${JSON.stringify(h.name)}: hardlink target ${JSON.stringify(h.linkname)} does not exist in this layer`);
       if (st.isDirectory()) throw new InvalidArgument(`layer entry ${JSON.stringify(h.name)}: hardlink target ${JSON.stringify(h.linkname)} is a directory`);
-      await link(linkTarget!, abs); // link(2) never follows a symlink target on Linux
+      linkSync(linkTarget!, abs); // link(2) never follows a symlink target on Linux
       return;
     }
     case "char": addon().mknod(abs, C.S_IFCHR | (h.mode & 0o7777), h.devmajor, h.devminor); return;
@@ -68,9 +72,9 @@ export async function createNode(abs: string, h: TarHeader, body: AsyncIterable<
 /** Sets ownership, mode, xattrs; times too unless `deferTimes` (directories get theirs at the end). */
 export async function setMetadata(abs: string, h: TarHeader, deferTimes: boolean): Promise<void> {
   if (h.type === "hardlink") return; // shares the target's inode, which has its metadata already
-  await lchown(abs, h.uid, h.gid);
+  lchownSync(abs, h.uid, h.gid);
   // chmod after chown: chown clears setuid/setgid. Symlinks have no mode of their own.
-  if (h.type !== "symlink") await chmod(abs, h.mode & 0o7777);
+  if (h.type !== "symlink") chmodSync(abs, h.mode & 0o7777);
   for (const [name, value] of Object.entries(h.xattrs)) {
     if (name.startsWith(OVERLAY_XATTR)) continue;
     addon().lsetxattr(abs, name, value);

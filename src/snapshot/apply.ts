@@ -16,6 +16,7 @@
  * partially written directory.
  */
 import { createHash } from "node:crypto";
+import { lstatSync } from "node:fs";
 import { lstat, readdir, rm } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
@@ -138,7 +139,7 @@ class Applier {
       linkTarget = this.root.abs(t);
     }
     const abs = this.root.abs(rel);
-    const st = await lstat(abs).catch(() => null);
+    const st = lstatSync(abs, { throwIfNoEntry: false }) ?? null;
     // An existing directory stays when the entry is a directory too (its
     // contents from earlier entries or lower layers remain); anything else is replaced.
     if (st && !(st.isDirectory() && h.type === "dir")) await this.removeExisting(rel);

@@ -8,7 +8,7 @@
  * verified real directories, and the last component with O_NOFOLLOW semantics
  * by the caller.
  */
-import { lstat, mkdir } from "node:fs/promises";
+import { lstatSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { InvalidArgument } from "../errdefs.js";
 
@@ -67,13 +67,10 @@ export class SafeRoot {
     for (const part of parts) {
       cur = cur === "" ? part : `${cur}/${part}`;
       if (this.dirs.has(cur)) continue;
-      const st = await lstat(this.abs(cur)).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === "ENOENT") return null;
-        throw e;
-      });
+      const st = lstatSync(this.abs(cur), { throwIfNoEntry: false }) ?? null;
       if (st === null) {
         if (!create) return false;
-        await mkdir(this.abs(cur), 0o755);
+        mkdirSync(this.abs(cur), 0o755);
       } else if (st.isSymbolicLink()) {
         throw new InvalidArgument(`layer entry ${JSON.stringify(entry)}: parent ${JSON.stringify(cur)} is a symlink; refusing to write through it`);
       } else if (!st.isDirectory()) {
