@@ -93,3 +93,25 @@ export function needArgs(cmd: string, p: Parsed, min: number, max = Infinity): v
   const what = max === min ? `exactly ${min} argument${min === 1 ? "" : "s"}` : max === Infinity ? `at least ${min} argument${min === 1 ? "" : "s"}` : `at most ${max} argument${max === 1 ? "" : "s"}`;
   throw new CliError(`"berth ${cmd}" requires ${what}.\nSee 'berth ${cmd} --help'.`);
 }
+
+/** docker's time flags (--since, --until): "10m"/"2h"/"30s" ago, unix seconds, or a date. */
+export function unixTime(flag: string, v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const rel = /^(\d+)([smh])$/.exec(v);
+  if (rel) return String(Math.floor(Date.now() / 1000) - Number(rel[1]) * { s: 1, m: 60, h: 3600 }[rel[2] as "s" | "m" | "h"]);
+  if (/^\d+(\.\d+)?$/.test(v)) return v;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new CliError(`invalid value for "${flag}": ${v}`);
+  return String(Math.floor(t / 1000));
+}
+
+/** Repeated --filter name=value flags as the API's `filters` JSON (undefined when none). */
+export function filterFlags(p: Parsed): string | undefined {
+  const filters: Record<string, string[]> = {};
+  for (const f of list(p, "filter")) {
+    const i = f.indexOf("=");
+    if (i <= 0) throw new CliError("bad format of filter (expected name=value)");
+    (filters[f.slice(0, i)] ??= []).push(f.slice(i + 1));
+  }
+  return Object.keys(filters).length ? JSON.stringify(filters) : undefined;
+}

@@ -135,3 +135,18 @@ export class Client {
     return e;
   }
 }
+
+/** The JSON documents of a newline-delimited stream (pull/push progress, events, load, import). */
+export async function* jsonLines<T = any>(res: AsyncIterable<unknown>): AsyncGenerator<T> {
+  let buf = "";
+  for await (const chunk of res) {
+    buf += (chunk as Buffer).toString("utf8");
+    let nl;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (line) yield JSON.parse(line) as T;
+    }
+  }
+  if (buf.trim()) yield JSON.parse(buf) as T;
+}

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, statSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { basename, dirname, posix, resolve } from "node:path";
-import { b, bool, l, list, needArgs, parseArgs, s, str, type Parsed } from "./args.js";
+import { b, bool, filterFlags, l, list, needArgs, parseArgs, s, str, unixTime, type Parsed } from "./args.js";
 import type { Client } from "./client.js";
 import { ApiError, CliError, ExitCode } from "./errors.js";
 import { ago, bytesSize, printRows, table, template } from "./format.js";
@@ -148,14 +148,8 @@ const rm: Cmd = async (c, argv) => {
 
 const ps: Cmd = async (c, argv) => {
   const p = parseArgs("ps", argv, [b("all", "a"), b("quiet", "q"), b("no-trunc"), l("filter", "f"), s("format"), s("last", "n"), b("latest", "l"), b("size", "s")]);
-  const filters: Record<string, string[]> = {};
-  for (const f of list(p, "filter")) {
-    const eq = f.indexOf("=");
-    if (eq <= 0) throw new CliError(`bad format of filter (expected name=value)`);
-    (filters[f.slice(0, eq)] ??= []).push(f.slice(eq + 1));
-  }
   const limit = bool(p, "latest") ? 1 : str(p, "last") !== undefined ? Number(str(p, "last")) : undefined;
-  const rows = await c.json<any[]>("GET", "/containers/json", { query: { all: bool(p, "all") || limit !== undefined ? 1 : undefined, limit, filters: Object.keys(filters).length ? JSON.stringify(filters) : undefined } });
+  const rows = await c.json<any[]>("GET", "/containers/json", { query: { all: bool(p, "all") || limit !== undefined ? 1 : undefined, limit, filters: filterFlags(p) } });
   const trunc = !bool(p, "no-trunc");
   if (bool(p, "quiet")) { for (const r of rows) process.stdout.write(`${trunc ? short(r.Id) : r.Id}\n`); return; }
   const view = rows.map((r) => {
@@ -177,16 +171,7 @@ const logs: Cmd = async (c, argv) => {
   const p = parseArgs("logs", argv, [b("follow", "f"), s("tail", "n"), b("timestamps", "t"), s("since"), s("until"), b("details")]);
   needArgs("logs", p, 1, 1);
   const info = await c.json("GET", `/containers/${p.args[0]}/json`);
-  const toUnix = (v: string | undefined): string | undefined => {
-    if (v === undefined) return undefined;
-    const rel = /^(\d+)([smh])$/.exec(v);
-    if (rel) return String(Math.floor(Date.now() / 1000) - Number(rel[1]) * { s: 1, m: 60, h: 3600 }[rel[2] as "s" | "m" | "h"]);
-    if (/^\d+(\.\d+)?$/.test(v)) return v;
-    const t = Date.parse(v);
-    if (Number.isNaN(t)) throw new CliError(`invalid value for "since": ${v}`);
-    return String(Math.floor(t / 1000));
-  };
-  const res = await c.open("GET", `/containers/${info.Id}/logs`, { query: { stdout: 1, stderr: 1, follow: bool(p, "follow") ? 1 : undefined, tail: str(p, "tail"), timestamps: bool(p, "timestamps") ? 1 : undefined, since: toUnix(str(p, "since")), until: toUnix(str(p, "until")) } });
+  const res = await c.open("GET", `/containers/${info.Id}/logs`, { query: { stdout: 1, stderr: 1, follow: bool(p, "follow") ? 1 : undefined, tail: str(p, "tail"), timestamps: bool(p, "timestamps") ? 1 : undefined, since: unixTime("since", str(p, "since")), until: unixTime("until", str(p, "until")) } });
   const split = demux((stream, data) => (stream === 2 ? process.stderr : process.stdout).write(data));
   for await (const chunk of res) info.Config.Tty ? process.stdout.write(chunk as Buffer) : split(chunk as Buffer);
 };

@@ -2,7 +2,7 @@
 import { createReadStream, createWriteStream, renameSync, rmSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { b, bool, needArgs, parseArgs, s, str, l, list } from "./args.js";
-import type { Client } from "./client.js";
+import { jsonLines, type Client } from "./client.js";
 import { CliError, ExitCode } from "./errors.js";
 import { ago, humanSize, printRows } from "./format.js";
 
@@ -23,9 +23,7 @@ function bar(cur: number, total: number): string {
 export async function showProgress(res: IncomingMessage, out: NodeJS.WriteStream): Promise<void> {
   const tty = !!out.isTTY;
   const order: string[] = [];
-  const lines = new Map<string, string>();
   const lastStatus = new Map<string, string>();
-  let buf = "";
   let error: string | undefined;
   const draw = (id: string, text: string): void => {
     if (!tty) {
@@ -34,26 +32,17 @@ export async function showProgress(res: IncomingMessage, out: NodeJS.WriteStream
       out.write(`${text}\n`);
       return;
     }
-    let idx = order.indexOf(id);
-    if (idx < 0) { order.push(id); idx = order.length - 1; out.write(`${text}\n`); lines.set(id, text); return; }
-    const up = order.length - idx;
+    const idx = order.indexOf(id);
+    if (idx < 0) { order.push(id); out.write(`${text}\n`); return; }
+    const up = order.length - idx; // redraw that layer's line in place
     out.write(`\x1b[${up}A\r\x1b[2K${text}\x1b[${up}B\r`);
-    lines.set(id, text);
   };
-  for await (const chunk of res) {
-    buf += (chunk as Buffer).toString("utf8");
-    let nl;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, nl).trim();
-      buf = buf.slice(nl + 1);
-      if (!line) continue;
-      const m = JSON.parse(line) as ProgressMsg;
-      if (m.error) { error = m.errorDetail?.message ?? m.error; continue; }
-      const d = m.progressDetail;
-      const withBar = tty && d?.total ? ` ${bar(d.current ?? 0, d.total)}` : "";
-      if (m.id) draw(m.id, `${m.id}: ${m.status ?? ""}${withBar}`);
-      else if (m.status !== undefined) out.write(`${m.status}\n`);
-    }
+  for await (const m of jsonLines<ProgressMsg>(res)) {
+    if (m.error) { error = m.errorDetail?.message ?? m.error; continue; }
+    const d = m.progressDetail;
+    const withBar = tty && d?.total ? ` ${bar(d.current ?? 0, d.total)}` : "";
+    if (m.id) draw(m.id, `${m.id}: ${m.status ?? ""}${withBar}`);
+    else if (m.status !== undefined) out.write(`${m.status}\n`);
   }
   if (error) throw new CliError(error, 1);
 }
@@ -158,10 +147,7 @@ const importCmd: Cmd = async (c, argv) => {
   await new Promise<void>((resolve, reject) => { if (src === "-") resolve(); else { (raw as ReturnType<typeof createReadStream>).once("open", () => resolve()); raw.once("error", (e: NodeJS.ErrnoException) => reject(new CliError(`open ${src}: ${e.code === "ENOENT" ? "no such file or directory" : e.message}`, 1))); } });
   const [repo, t] = p.args[1] ? splitTag(p.args[1]) : [undefined, undefined];
   const res = await c.open("POST", "/images/create", { query: { fromSrc: "-", repo, tag: t, message: str(p, "message"), changes: list(p, "change") }, raw, headers: { "Content-Type": "application/x-tar" } });
-  let text = "";
-  for await (const chunk of res) text += (chunk as Buffer).toString("utf8");
-  for (const line of text.split("\n").filter(Boolean)) {
-    const m = JSON.parse(line) as ProgressMsg;
+  for await (const m of jsonLines<ProgressMsg>(res)) {
     if (m.error) throw new CliError(m.errorDetail?.message ?? m.error, 1);
     if (m.status) process.stdout.write(`${m.status}\n`);
   }
@@ -202,9 +188,8 @@ const load: Cmd = async (c, argv) => {
   if (!input && process.stdin.isTTY) throw new CliError("requested load from stdin, but stdin is empty", 1);
   const raw = input ? createReadStream(input) : process.stdin;
   if (input) await new Promise<void>((resolve, reject) => { raw.once("open", () => resolve()); raw.once("error", (e: NodeJS.ErrnoException) => reject(new CliError(`open ${input}: ${e.code === "ENOENT" ? "no such file or directory" : e.message}`, 1))); });
-  const r = await c.call("POST", "/images/load", { raw, headers: { "Content-Type": "application/x-tar" }, query: { quiet: bool(p, "quiet") ? 1 : undefined } });
-  for (const line of r.body.toString("utf8").split("\n").filter(Boolean)) {
-    const m = JSON.parse(line) as { stream?: string; error?: string };
+  const res = await c.open("POST", "/images/load", { raw, headers: { "Content-Type": "application/x-tar" }, query: { quiet: bool(p, "quiet") ? 1 : undefined } });
+  for await (const m of jsonLines<{ stream?: string; error?: string }>(res)) {
     if (m.error) throw new CliError(m.error, 1);
     if (m.stream) process.stdout.write(m.stream);
   }

@@ -4,8 +4,8 @@
  * default one is started when it is not running.
  */
 import { fileURLToPath } from "node:url";
-import { b, bool, l, list, needArgs, parseArgs, s, str } from "./args.js";
-import { Client, DEFAULT_SOCKET } from "./client.js";
+import { b, bool, filterFlags, l, list, needArgs, parseArgs, s, str, unixTime } from "./args.js";
+import { Client, DEFAULT_SOCKET, jsonLines } from "./client.js";
 import { CliError, ExitCode } from "./errors.js";
 import { humanSize, printRows } from "./format.js";
 
@@ -168,38 +168,14 @@ const df: Cmd = async (c, argv) => {
 /** docker events: the daemon's stream, as lines or through --format; --since/--until bound it. */
 const events: Cmd = async (c, argv) => {
   const p = parseArgs("events", argv, [s("since"), s("until"), l("filter", "f"), s("format")]);
-  const time = (v: string | undefined): string | undefined => {
-    if (v === undefined) return undefined;
-    const rel = /^(\d+)([smh])$/.exec(v);
-    if (rel) return String(Math.floor(Date.now() / 1000) - Number(rel[1]) * { s: 1, m: 60, h: 3600 }[rel[2] as "s" | "m" | "h"]);
-    if (/^\d+(\.\d+)?$/.test(v)) return v;
-    const t = Date.parse(v);
-    if (Number.isNaN(t)) throw new CliError(`invalid time: ${v}`);
-    return String(Math.floor(t / 1000));
-  };
-  const filters: Record<string, string[]> = {};
-  for (const f of list(p, "filter")) {
-    const i = f.indexOf("=");
-    if (i <= 0) throw new CliError(`bad format of filter (expected name=value)`);
-    (filters[f.slice(0, i)] ??= []).push(f.slice(i + 1));
-  }
-  const res = await c.open("GET", "/events", { query: { since: time(str(p, "since")), until: time(str(p, "until")), filters: Object.keys(filters).length ? JSON.stringify(filters) : undefined } });
+  const res = await c.open("GET", "/events", { query: { since: unixTime("since", str(p, "since")), until: unixTime("until", str(p, "until")), filters: filterFlags(p) } });
   const fmt = str(p, "format");
   const t = fmt ? (await import("./format.js")).template(fmt) : undefined;
-  let buf = "";
-  for await (const chunk of res) {
-    buf += (chunk as Buffer).toString("utf8");
-    let nl;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, nl).trim();
-      buf = buf.slice(nl + 1);
-      if (!line) continue;
-      const e = JSON.parse(line);
-      if (t) { process.stdout.write(`${t.render(e)}\n`); continue; }
-      const when = new Date(e.timeNano / 1e6).toISOString().replace("Z", "000000Z");
-      const attrs = Object.entries(e.Actor?.Attributes ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(", ");
-      process.stdout.write(`${when} ${e.Type} ${e.Action} ${e.Actor?.ID ?? ""}${attrs ? ` (${attrs})` : ""}\n`);
-    }
+  for await (const e of jsonLines(res)) {
+    if (t) { process.stdout.write(`${t.render(e)}\n`); continue; }
+    const when = new Date(e.timeNano / 1e6).toISOString().replace("Z", "000000Z");
+    const attrs = Object.entries(e.Actor?.Attributes ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(", ");
+    process.stdout.write(`${when} ${e.Type} ${e.Action} ${e.Actor?.ID ?? ""}${attrs ? ` (${attrs})` : ""}\n`);
   }
 };
 

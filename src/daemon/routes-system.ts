@@ -6,7 +6,7 @@ import type { EventBus } from "../engine/events.js";
 import type { EngineImages } from "../engine/images.js";
 import type { VolumeStore } from "../engine/volumes.js";
 import type { CgroupManager } from "../runtime/cgroups/types.js";
-import { familiarString, parseReference } from "../image/index.js";
+import { familiarString, parseReference, type ProgressEvent } from "../image/index.js";
 import { API_VERSION, MIN_API_VERSION, flag, parseFilters, Status, writeOrAbort, type Ctx, type Router } from "./http.js";
 import { loadImages, saveImages } from "../engine/image-archive.js";
 import { applyChanges } from "../engine/container-changes.js";
@@ -21,6 +21,11 @@ export interface SystemDeps {
 }
 
 const VERSION = "0.1.0";
+
+/** One line of docker's JSON progress stream (pull, push). */
+function progressLine(e: ProgressEvent): string {
+  return JSON.stringify({ status: e.status, id: e.id, ...(e.total ? { progressDetail: { current: e.current ?? 0, total: e.total } } : {}) }) + "\n";
+}
 
 /** docker's X-Registry-Auth: base64url JSON {username, password, serveraddress}, or absent. */
 function registryAuth(c: Ctx): { username: string; password: string } | undefined {
@@ -172,7 +177,7 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
       res.write(JSON.stringify({ status: `Pulling from ${familiarString(parseReference(ref)).replace(/:[^:/]+$/, "")}`, id: tag ?? "latest" }) + "\n");
       const id = await d.images.pull(ref, {
         auth: registryAuth(c),
-        onProgress: (e) => res.write(JSON.stringify({ status: e.status, id: e.id, ...(e.total ? { progressDetail: { current: e.current ?? 0, total: e.total } } : {}) }) + "\n"),
+        onProgress: (e) => res.write(progressLine(e)),
       });
       res.write(JSON.stringify({ status: `Digest: ${id}` }) + "\n");
       res.end(JSON.stringify({ status: `Status: Downloaded newer image for ${familiarString(parseReference(ref))}` }) + "\n");
@@ -194,7 +199,7 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
       const r = await d.images.push(ref, {
         auth: registryAuth(c),
         // The final "<tag>: digest: …" line is written once, below, as docker does.
-        onProgress: (e) => e.status.includes(": digest: ") || res.write(JSON.stringify({ status: e.status, id: e.id, ...(e.total ? { progressDetail: { current: e.current ?? 0, total: e.total } } : {}) }) + "\n"),
+        onProgress: (e) => e.status.includes(": digest: ") || res.write(progressLine(e)),
       });
       res.write(JSON.stringify({ status: `${tag ?? "latest"}: digest: ${r.digest} size: ${r.size}` }) + "\n");
       res.end(JSON.stringify({ progressDetail: {}, aux: { Tag: tag ?? "latest", Digest: r.digest, Size: r.size } }) + "\n");

@@ -311,8 +311,7 @@ export class ContainerRunner {
       await this.watch(id);
       // Clients that attached before start (docker run does) get their connection now, while
       // the process still waits on its exec fifo, so not a byte of output is missed.
-      for (const hand of this.pendingAttach.get(id) ?? []) hand(await connectSocket(join(run, "attach.sock")).catch(() => undefined));
-      this.pendingAttach.delete(id);
+      await this.settleAttach(id, () => connectSocket(join(run, "attach.sock")).catch(() => undefined));
       await this.o.runtime.start(id);
       Object.assign(c.State, { Status: "running", Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: "", StartedAt: new Date().toISOString() });
       await this.store.save(c);
@@ -324,8 +323,7 @@ export class ContainerRunner {
       await this.store.save(c).catch(() => {});
       try { await this.o.runtime.delete(id, true); } catch { /* never created */ }
       if (mounted) await Promise.resolve(this.o.images.unmountRootfs(rootfs)).catch(() => {});
-      for (const hand of this.pendingAttach.get(id) ?? []) hand(undefined);
-      this.pendingAttach.delete(id);
+      await this.settleAttach(id, async () => undefined);
       this.notify(id, { StatusCode: code });
       // As dockerd: --rm removes a container whose start failed (docker run waits for that).
       if (c.HostConfig.AutoRemove) await this.removeLocked(id, { force: true, volumes: true }).catch(() => {});
@@ -346,6 +344,13 @@ export class ContainerRunner {
       });
       sock.resume();
     });
+  }
+
+  /** Hands each parked attach its connection (undefined: the container will not run). */
+  private async settleAttach(id: string, connection: () => Promise<Socket | undefined>): Promise<void> {
+    const waiting = this.pendingAttach.get(id) ?? [];
+    this.pendingAttach.delete(id);
+    for (const hand of waiting) hand(await connection());
   }
 
   /**
@@ -559,8 +564,7 @@ export class ContainerRunner {
         if (v && "com.docker.volume.anonymous" in v.Labels) await this.o.volumes.remove(m.Name, { inUse: (n) => this.volumeUsers(n, id) }).catch(() => {});
       }
     }
-    for (const hand of this.pendingAttach.get(id) ?? []) hand(undefined);
-    this.pendingAttach.delete(id);
+    await this.settleAttach(id, async () => undefined);
     await this.store.remove(id);
     const { rm } = await import("node:fs/promises");
     await rm(this.runDir(id), { recursive: true, force: true });

@@ -30,8 +30,7 @@ export interface UncompressedLayer {
 }
 
 /** Decompresses a layer blob by media type (gzip, zstd or none) while hashing the uncompressed bytes. */
-export function uncompressedLayer(mediaType: string, compressed: Readable, what = "layer"): UncompressedLayer {
-  void what;
+export function uncompressedLayer(mediaType: string, compressed: Readable): UncompressedLayer {
   const comp = compressionOf(mediaType);
   const digester = new DigestingStream();
   const decoder = comp === "gzip" ? createGunzip() : comp === "zstd" ? new ZstdDecoder() : new PassThrough();
@@ -51,8 +50,8 @@ export function uncompressedLayer(mediaType: string, compressed: Readable, what 
 }
 
 /** Reads a whole layer blob and returns its diff ID (for checks and for image load). */
-export async function computeDiffId(mediaType: string, compressed: Readable, what?: string): Promise<Digest> {
-  return uncompressedLayer(mediaType, compressed, what).diffId();
+export async function computeDiffId(mediaType: string, compressed: Readable): Promise<Digest> {
+  return uncompressedLayer(mediaType, compressed).diffId();
 }
 
 /** chainId(0) = diffId(0); chainId(n) = sha256(chainId(n-1) + " " + diffId(n)). */

@@ -14,29 +14,19 @@ import { join } from "node:path";
 import { freePort, startRegistry } from "../../src/image/test-fixtures.js";
 import { repo } from "../helpers/bundle.js";
 import { busyboxRootfs } from "../helpers/fixtures.js";
-import { startBerthd, type CmdResult, type PrivateBerthd } from "../helpers/berthd.js";
+import { until } from "../helpers/wait.js";
+import { berthBin, startBerthd, type CmdResult, type PrivateBerthd } from "../helpers/berthd.js";
 
 let d: PrivateBerthd;
 before(async () => { d = await startBerthd(); });
 after(() => d?.stop());
 
-const berthBin = join(repo, "bin/berth");
-function berth(args: string[], input?: string): CmdResult {
-  const r = spawnSync(berthBin, ["-H", d.host, ...args], { input, encoding: "utf8", timeout: 60000, killSignal: "SIGKILL" });
-  return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
+const berth = (args: string[], input?: string): CmdResult => d.berth(args, input);
 const ok = (args: string[], input?: string): string => {
   const r = berth(args, input);
   assert.equal(r.status, 0, `berth ${args.join(" ")}: ${r.stderr}`);
   return r.stdout;
 };
-async function until(what: string, cond: () => boolean, ms = 10000): Promise<void> {
-  for (const end = Date.now() + ms; Date.now() < end;) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 test("run: output, the container's exit code, and docker's codes for berth's own failures", () => {
   const r = berth(["run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 4"]);

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { until } from "../helpers/wait.js";
 import { startBerthd, type PrivateBerthd } from "../helpers/berthd.js";
 
 let d: PrivateBerthd;
@@ -20,13 +21,6 @@ const ok = (args: string[], input?: string): string => {
   return r.stdout;
 };
 const inspect = (name: string, fmt: string): string => ok(["inspect", "-f", fmt, name]).trim();
-async function until(what: string, cond: () => boolean, ms = 10000): Promise<void> {
-  for (const end = Date.now() + ms; Date.now() < end;) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 test("version negotiates the API; info names the cgroup setup and storage", () => {
   assert.match(ok(["version", "--format", "{{.Server.APIVersion}}"]).trim(), /^1\.4\d$/);

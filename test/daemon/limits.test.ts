@@ -8,18 +8,13 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { repo } from "../helpers/bundle.js";
 import { startBerthd, type CmdResult, type PrivateBerthd } from "../helpers/berthd.js";
 
 let d: PrivateBerthd;
 before(async () => { d = await startBerthd(); });
 after(() => d?.stop());
 
-function berth(args: string[], input?: string): CmdResult {
-  const r = spawnSync(join(repo, "bin/berth"), ["-H", d.host, ...args], { input, encoding: "utf8", timeout: 60000, killSignal: "SIGKILL" });
-  return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
+const berth = (args: string[]): CmdResult => d.berth(args);
 const ok = (args: string[]): string => {
   const r = berth(args);
   assert.equal(r.status, 0, `berth ${args.join(" ")}: ${r.stderr}`);

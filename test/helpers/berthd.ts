@@ -17,6 +17,8 @@ export interface PrivateBerthd {
   host: string;
   cgroupParent: string;
   docker: (args: string[], input?: string | Buffer) => CmdResult;
+  /** bin/berth with -H pointing at this daemon. */
+  berth: (args: string[], input?: string | Buffer) => CmdResult;
   /** Starts berthd (again) on the same directories: containers outlive a stopped daemon. */
   start: () => Promise<void>;
   /** SIGKILL to the daemon only. */
@@ -25,6 +27,7 @@ export interface PrivateBerthd {
 }
 
 export const berthdEntry = join(repo, "dist/src/daemon/main.js");
+export const berthBin = join(repo, "bin/berth");
 
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
@@ -44,6 +47,10 @@ export async function startBerthd(opts: { importBusybox?: boolean } = {}): Promi
 
   const docker: PrivateBerthd["docker"] = (args, input) => {
     const r = spawnSync("docker", args, { input, env, encoding: "utf8", timeout: 60000, killSignal: "SIGKILL", maxBuffer: 64 * 1024 * 1024 });
+    return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+  };
+  const berth: PrivateBerthd["berth"] = (args, input) => {
+    const r = spawnSync(berthBin, ["-H", host, ...args], { input, encoding: "utf8", timeout: 60000, killSignal: "SIGKILL", maxBuffer: 64 * 1024 * 1024 });
     return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
   };
   const start = async (): Promise<void> => {
@@ -98,5 +105,5 @@ export async function startBerthd(opts: { importBusybox?: boolean } = {}): Promi
     stop();
     throw e;
   }
-  return { dir, host, cgroupParent, docker, start, crash, stop };
+  return { dir, host, cgroupParent, docker, berth, start, crash, stop };
 }
