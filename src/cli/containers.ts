@@ -5,7 +5,8 @@ import type { IncomingMessage } from "node:http";
 import { basename, dirname, posix, resolve } from "node:path";
 import { b, bool, filterFlags, l, list, needArgs, parseArgs, s, str, unixTime, type Parsed } from "./args.js";
 import type { Client } from "./client.js";
-import { ApiError, CliError, ExitCode } from "./errors.js";
+import { ApiError, CliError, each, ExitCode } from "./errors.js";
+import { portsLine } from "../network/ports.js";
 import { ago, bytesSize, printRows, table, template } from "./format.js";
 import { createBody, resourceFields, RESOURCE_FLAG_NAMES, restartFlag, RUN_FLAGS } from "./run-config.js";
 import { demux, relay } from "./stdio.js";
@@ -16,22 +17,6 @@ type Cmd = (c: Client, argv: string[]) => Promise<void>;
 const posixDirname = (p: string): string => posix.dirname(p.replace(/\/+$/, "") || "/");
 const posixBasename = (p: string): string => posix.basename(p.replace(/\/+$/, ""));
 const short = (id: string): string => id.replace(/^sha256:/, "").slice(0, 12);
-
-/** Runs `fn` for each name, printing the name on success and each error on stderr; 1 if any failed. */
-async function each(names: string[], fn: (n: string) => Promise<void>, print = true): Promise<void> {
-  let failed = false;
-  for (const n of names) {
-    try {
-      await fn(n);
-      if (print) process.stdout.write(`${n}\n`);
-    } catch (e) {
-      if (!(e instanceof CliError)) throw e;
-      failed = true;
-      process.stderr.write(`${e.message}\n`);
-    }
-  }
-  if (failed) throw new ExitCode(1);
-}
 
 /** Creates the container of run/create, pulling its image first when it is missing (docker's --pull missing). */
 async function createContainer(c: Client, p: Parsed, cmd: "run" | "create"): Promise<{ id: string; body: Record<string, any> }> {
@@ -157,8 +142,8 @@ const ps: Cmd = async (c, argv) => {
     if (trunc && r.Command.length > 20) command = `"${r.Command.slice(0, 19)}…"`;
     return {
       ID: trunc ? short(r.Id) : r.Id, Image: r.Image, Command: command, CreatedAt: new Date(r.Created * 1000).toString(),
-      RunningFor: ago(r.Created), Ports: "", Status: r.Status, State: r.State, Names: (r.Names ?? []).map((x: string) => x.replace(/^\//, "")).join(","),
-      Labels: Object.entries(r.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","), Mounts: (r.Mounts ?? []).map((m: any) => m.Name ?? m.Source).join(","), Networks: "",
+      RunningFor: ago(r.Created), Ports: portsLine(r.Ports ?? []), Status: r.Status, State: r.State, Names: (r.Names ?? []).map((x: string) => x.replace(/^\//, "")).join(","),
+      Labels: Object.entries(r.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","), Mounts: (r.Mounts ?? []).map((m: any) => m.Name ?? m.Source).join(","), Networks: Object.keys(r.NetworkSettings?.Networks ?? {}).join(","),
     };
   });
   printRows(view, str(p, "format"), {

@@ -13,3 +13,19 @@ export class ApiError extends CliError {
 export class ExitCode extends Error {
   constructor(readonly code: number) { super(`exit ${code}`); }
 }
+
+/** Runs `fn` for each name, printing the name on success and each error on stderr; 1 if any failed. */
+export async function each(names: string[], fn: (n: string) => Promise<void>, print = true): Promise<void> {
+  let failed = false;
+  for (const n of names) {
+    try {
+      await fn(n);
+      if (print) process.stdout.write(`${n}\n`);
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      failed = true;
+      process.stderr.write(`${e.message}\n`);
+    }
+  }
+  if (failed) throw new ExitCode(1);
+}

@@ -22,6 +22,7 @@ Options:
 Containers:  run create start stop restart kill rm ps logs exec attach inspect top stats pause unpause wait rename update cp diff commit export
 Images:      images pull push tag rmi import history save load login logout
 Volumes:     volume create|ls|inspect|rm|prune
+Networks:    network create|ls|inspect|rm|prune|connect|disconnect, port
 System:      version info events daemon
 Forms:       berth container ls|rm|prune|..., berth image ls|rm|pull|prune|..., berth system info|df
 `;
@@ -119,6 +120,7 @@ const IMAGE_CMDS = ["images", "pull", "push", "tag", "rmi", "import", "history",
 async function command(name: string): Promise<Cmd | undefined> {
   if (CONTAINER_CMDS.includes(name)) return (await import("./containers.js")).containerCommands[name];
   if (IMAGE_CMDS.includes(name)) return (await import("./images.js")).imageCommands[name];
+  if (name === "network" || name === "port") return (await import("./networks.js"))[name];
   return ({ version, info, volume, events, "container-prune": prune("container"), "image-prune": prune("image"), "system-df": df } as Record<string, Cmd>)[name];
 }
 

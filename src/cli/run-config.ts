@@ -7,6 +7,18 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { b, bool, l, list, s, str, type FlagSpec, type Parsed } from "./args.js";
 import { CliError } from "./errors.js";
+import { parsePublish } from "../network/ports.js";
+
+/** --expose values (ports or ranges, with /proto) plus the ports -p publishes. */
+function exposed(expose: string[], published: Record<string, object>): Record<string, object> | undefined {
+  const out: Record<string, object> = { ...published };
+  for (const x of expose) {
+    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp))?$/.exec(x);
+    if (!m) throw new CliError(`invalid argument "${x}" for "--expose" flag: expected PORT[-PORT][/PROTO]`);
+    for (let q = Number(m[1]); q <= Number(m[2] ?? m[1]); q++) out[`${q}/${m[3] ?? "tcp"}`] = {};
+  }
+  return Object.keys(out).length ? out : undefined;
+}
 
 export const RUN_FLAGS: FlagSpec[] = [
   b("detach", "d"), b("interactive", "i"), b("tty", "t"), b("rm"), s("name"), l("env", "e"), l("env-file"),
@@ -16,7 +28,7 @@ export const RUN_FLAGS: FlagSpec[] = [
   s("stop-timeout"), s("detach-keys"), l("publish", "p"), b("publish-all", "P"), l("expose"), l("add-host"), l("dns"),
   l("dns-search"), l("dns-option"), l("device"), l("group-add"), s("log-driver"), l("log-opt"), s("cgroup-parent"),
   s("ipc"), s("pid"), s("uts"), s("userns"), l("sysctl"), s("platform"), s("pull"), b("quiet", "q"), b("sig-proxy"),
-  l("attach", "a"), s("cidfile"), b("oom-kill-disable"), s("oom-score-adj"),
+  l("attach", "a"), s("cidfile"), b("oom-kill-disable"), s("oom-score-adj"), l("network-alias"), s("ip"),
   // resources (#3)
   s("memory", "m"), s("memory-swap"), s("memory-reservation"), s("memory-swappiness"), s("kernel-memory"),
   s("cpus"), s("cpu-shares", "c"), s("cpu-period"), s("cpu-quota"), s("cpu-rt-period"), s("cpu-rt-runtime"),
@@ -153,7 +165,8 @@ export function createBody(p: Parsed): { name?: string; image: string; body: Rec
   const anon = volumes.filter((v) => !v.includes(":"));
   const tmpfs: Record<string, string> = {};
   for (const t of list(p, "tmpfs")) { const [dst, opts] = t.split(/:(.*)/s); tmpfs[dst!] = opts ?? ""; }
-  const ports = list(p, "publish");
+  let published: ReturnType<typeof parsePublish>;
+  try { published = parsePublish(list(p, "publish")); } catch (e) { throw new CliError(`invalid argument for "-p, --publish" flag: ${(e as Error).message}`); }
   const res = resourceFields(p);
   const ulimits = list(p, "ulimit").map((u) => {
     const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(u);
@@ -184,7 +197,7 @@ export function createBody(p: Parsed): { name?: string; image: string; body: Rec
     IpcMode: n("ipc"), PidMode: n("pid"), UTSMode: n("uts"), UsernsMode: n("userns"),
     Sysctls: keyValues("--sysctl", list(p, "sysctl")),
     OomScoreAdj: n("oom-score-adj") !== undefined ? intFlag("--oom-score-adj", n("oom-score-adj")!) : undefined,
-    PortBindings: ports.length ? Object.fromEntries(ports.map((x) => [x, []])) : undefined,
+    PortBindings: Object.keys(published.bindings).length ? published.bindings : undefined,
     PublishAllPorts: bool(p, "publish-all"),
   };
   const attachAll = !detach;
@@ -207,8 +220,13 @@ export function createBody(p: Parsed): { name?: string; image: string; body: Rec
     StopSignal: n("stop-signal"),
     StopTimeout: n("stop-timeout") !== undefined ? intFlag("--stop-timeout", n("stop-timeout")!) : undefined,
     Volumes: anon.length ? Object.fromEntries(anon.map((v) => [v, {}])) : undefined,
-    ExposedPorts: list(p, "expose").length ? Object.fromEntries(list(p, "expose").map((x) => [x.includes("/") ? x : `${x}/tcp`, {}])) : undefined,
+    ExposedPorts: exposed(list(p, "expose"), published.exposed),
     HostConfig: hostConfig,
   };
+  const aliases = list(p, "network-alias");
+  const ip = n("ip");
+  if (aliases.length || ip) {
+    body.NetworkingConfig = { EndpointsConfig: { [n("network") ?? "default"]: { ...(aliases.length ? { Aliases: aliases } : {}), ...(ip ? { IPAMConfig: { IPv4Address: ip } } : {}) } } };
+  }
   return { name: n("name"), image, body };
 }

@@ -68,11 +68,11 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
     list.sort((a, b) => b.Created.localeCompare(a.Created));
     const limit = Number(c.query.get("limit") ?? -1);
     if (limit > 0) list = list.slice(0, limit);
-    return list.map(summaryView);
+    return list.map((c) => summaryView(c, runner.sandbox(c)));
   });
   r.add("GET", "/containers/{id}/json", (c) => {
     const rec = runner.store.get(c.params.id!);
-    return inspectView(rec, { execIds: exec.idsOf(rec.Id), rootfs: runner.rootfsDir(rec.Id) });
+    return inspectView(rec, { execIds: exec.idsOf(rec.Id), rootfs: runner.rootfsDir(rec.Id), sandbox: runner.sandbox(rec) });
   });
   r.add("POST", "/containers/{id}/start", async (c) => {
     const rec = runner.store.get(c.params.id!);

@@ -237,9 +237,6 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
     const f = parseFilters(c.query);
     return d.volumes.prune({ inUse: (n) => d.runner.volumeUsers(n), all: (f.all ?? []).includes("true") || (f.all ?? []).includes("1") });
   });
-
-  // ---- networks: only host and none exist until bridge networking lands ----
-  r.add("GET", "/networks", () => ["host", "none"].map((n) => ({ Name: n, Id: n, Scope: "local", Driver: n === "none" ? "null" : "host", EnableIPv6: false, Internal: false, Attachable: false, Ingress: false, IPAM: { Driver: "default", Config: [] }, Containers: {}, Options: {}, Labels: {} })));
 }
 
 /** A JSON body answered with 201 Created. */

@@ -19,7 +19,7 @@ import type { ShimStepError } from "../runtime/shim.js";
 import { buildContainerSpec, commandLine } from "./container-spec.js";
 import { writeContainerFiles } from "./container-files.js";
 import { resolveMounts } from "./container-mounts.js";
-import { ContainerStore, initialState, validateName, type ContainerRecord } from "./container-store.js";
+import { ContainerStore, initialState, validateName, type ContainerRecord, type EndpointConfig } from "./container-store.js";
 import type { EventBus } from "./events.js";
 import { resourcesFromHostConfig } from "./host-config-resources.js";
 import { KeyedMutex } from "./keyed-mutex.js";
@@ -29,6 +29,9 @@ import { connectSocket, connectUnix } from "../unix-socket.js";
 import type { VolumeStore } from "./volumes.js";
 import type { MountMap } from "./archive.js";
 import type { Mount } from "../runtime/spec.js";
+import type { NetworkManager, SandboxRecord } from "../network/manager.js";
+import { isPredefined, type NetworkRecord } from "../network/networks.js";
+import { bindingsOf } from "../network/ports.js";
 
 /** What the engine needs of the image side. */
 export interface ImageServiceLike {
@@ -49,6 +52,7 @@ export interface ContainerRunnerOptions {
   volumes: VolumeStore;
   events: EventBus;
   initPath?: string;
+  network: NetworkManager;
   log?: (level: "debug" | "info" | "warn" | "error", msg: string) => void;
 }
 
@@ -100,6 +104,7 @@ export class ContainerRunner {
     const warnings: string[] = [];
     const config = { ...body } as Record<string, any>;
     const host = (config.HostConfig ?? {}) as Record<string, any>;
+    const endpoints = (config.NetworkingConfig?.EndpointsConfig ?? undefined) as ContainerRecord["EndpointsConfig"];
     delete config.HostConfig;
     delete config.NetworkingConfig;
     if (!config.Image) throw new InvalidArgument("config.Image: no image specified");
@@ -110,12 +115,7 @@ export class ContainerRunner {
     const id = randomBytes(32).toString("hex");
     const cname = name ? validateName(name) : `/${this.freeName()}`;
     this.store.checkName(cname);
-    const net = (host.NetworkMode as string | undefined) ?? "default";
-    if (net === "bridge" || (net !== "default" && net !== "none" && net !== "host")) {
-      throw new NotImplemented(`network mode "${net}" is not supported yet: berth has "none" and "host" networking; bridge networks come next`);
-    }
-    if (host.PortBindings && Object.keys(host.PortBindings).length) throw new NotImplemented("publishing ports (-p) needs bridge networking, which berth does not have yet");
-    if (net === "default") warnings.push("bridge networking is not available yet: the container gets its own network namespace with loopback only (as --network none)");
+    warnings.push(...this.checkNetworking(host, endpoints, { ...(image.Config?.ExposedPorts ?? {}), ...(config.ExposedPorts ?? {}) }));
     const imgCfg = (image.Config ?? {}) as Record<string, any>;
     const args = commandLine(config, imgCfg);
     // Validate resources now, before anything exists.
@@ -140,6 +140,7 @@ export class ContainerRunner {
         Image: image.Id, ImageName: config.Image, Config: fullConfig, HostConfig: { NetworkMode: "default", ...host },
         State: initialState(), RestartCount: 0, ManuallyStopped: false, MountPoints: mounts.points,
         LogPath: join(dir, `${id}-json.log`), ResolvConfPath: join(dir, "resolv.conf"), HostnamePath: join(dir, "hostname"), HostsPath: join(dir, "hosts"),
+        ...(endpoints ? { EndpointsConfig: endpoints } : {}),
       };
       await this.store.save(rec);
       this.o.events.emit("container", "create", id, this.attrs(rec));
@@ -149,6 +150,103 @@ export class ContainerRunner {
       await this.store.remove(id).catch(() => {});
       throw e;
     }
+  }
+
+  /** Network mode, published ports and endpoint settings checked at create, before anything exists. */
+  private checkNetworking(host: Record<string, any>, endpoints: ContainerRecord["EndpointsConfig"], exposed: Record<string, unknown>): string[] {
+    const mode = (host.NetworkMode as string | undefined) || "default";
+    bindingsOf(host.PortBindings, exposed, !!host.PublishAllPorts); // validates
+    const published = host.PortBindings && Object.keys(host.PortBindings).length > 0;
+    if (mode.startsWith("container:")) {
+      this.store.get(mode.slice("container:".length));
+      if (published || host.PublishAllPorts) throw new InvalidArgument("conflicting options: port publishing and the container type network mode");
+      if (host.Dns?.length || host.ExtraHosts?.length) throw new InvalidArgument("conflicting options: custom DNS or hosts and the container type network mode");
+      return [];
+    }
+    if (mode === "host" || mode === "none") return published ? [`Published ports are discarded when using ${mode} network mode`] : [];
+    const n = this.o.network.networkFor(mode);
+    if (!n) throw new InvalidArgument(`network mode "${mode}" is not supported`);
+    for (const [name, ep] of Object.entries(endpoints ?? {})) {
+      if (name !== n.Name && name !== mode && name !== n.Id) throw new InvalidArgument(`a container is created on one network (${n.Name}); connect it to ${name} with network connect`);
+      if (n.Name === "bridge" && ep.Aliases?.length) throw new InvalidArgument("network-scoped alias is supported only for containers in user defined networks");
+      if (n.Name === "bridge" && ep.IPAMConfig?.IPv4Address) throw new InvalidArgument("user specified IP address is supported on user defined networks only");
+    }
+    return [];
+  }
+
+  /**
+   * The container's network, made before the runtime creates it: a sandbox with its networks
+   * attached, or another container's namespace. Returns what the container's files need.
+   */
+  private async setupNetwork(c: ContainerRecord): Promise<{ netnsPath?: string; address?: string; nameserver?: string }> {
+    const mode = (c.HostConfig.NetworkMode as string | undefined) || "default";
+    if (mode === "host" || mode === "none") return {};
+    if (mode.startsWith("container:")) {
+      const other = this.store.get(mode.slice("container:".length));
+      if (!other.State.Running) throw new Conflict(`cannot join network namespace of a non running container: ${other.Id}`);
+      return { netnsPath: this.o.network.sandbox(other.Id)?.netns ?? `/proc/${other.State.Pid}/ns/net` };
+    }
+    const nets = this.networksOf(c);
+    if (!nets.length) throw new InvalidArgument(`network mode "${mode}" is not supported`);
+    const endpointOf = (n: NetworkRecord): EndpointConfig => c.EndpointsConfig?.[n.Name] ?? c.EndpointsConfig?.[n.Id] ?? (n === nets[0] ? c.EndpointsConfig?.[mode] : undefined) ?? {};
+    const ports = bindingsOf(c.HostConfig.PortBindings, c.Config.ExposedPorts ?? undefined, !!c.HostConfig.PublishAllPorts);
+    const sb = await this.o.network.setup(c.Id, {
+      name: c.Name.slice(1), ports,
+      networks: nets.map((n) => ({ network: n, endpoint: { aliases: endpointOf(n).Aliases ?? [], ip: endpointOf(n).IPAMConfig?.IPv4Address || undefined } })),
+    });
+    return { netnsPath: sb.netns, address: sb.endpoints[0]?.ip, nameserver: this.o.network.nameserverFor(nets[0]!) };
+  }
+
+  /** The network sandbox of a running container (its own, or the one it shares with container:). */
+  sandbox(c: ContainerRecord): SandboxRecord | undefined {
+    if (!c.State.Running) return undefined;
+    const mode = (c.HostConfig.NetworkMode as string | undefined) || "default";
+    if (mode.startsWith("container:")) {
+      try { return this.o.network.sandbox(this.store.get(mode.slice("container:".length)).Id); } catch { return undefined; }
+    }
+    return this.o.network.sandbox(c.Id);
+  }
+
+  /** Networks a container is on: the one it was created on, then those connected later. */
+  networksOf(c: ContainerRecord): NetworkRecord[] {
+    const first = this.o.network.networkFor((c.HostConfig.NetworkMode as string | undefined) || "default");
+    if (!first) return [];
+    const rest = Object.keys(c.EndpointsConfig ?? {}).flatMap((k) => { try { return [this.o.network.store.get(k)]; } catch { return []; } });
+    return [first, ...rest.filter((n) => n.Id !== first.Id)];
+  }
+
+  /** docker network connect: recorded for later starts, attached now when the container runs. */
+  connectNetwork(ref: string, n: NetworkRecord, ep: EndpointConfig): Promise<void> {
+    const c = this.store.get(ref);
+    return this.mutex.run(c.Id, async () => {
+      const mode = (c.HostConfig.NetworkMode as string | undefined) || "default";
+      if (mode === "host" || mode === "none" || mode.startsWith("container:")) throw new InvalidArgument(`container ${c.Name.slice(1)} uses the ${mode.split(":")[0]} network mode: it cannot be connected to other networks`);
+      if (this.networksOf(c).some((x) => x.Id === n.Id)) throw new Conflict(`endpoint with name ${c.Name.slice(1)} already exists in network ${n.Name}`);
+      if (isPredefined(n.Name) && (ep.Aliases?.length || ep.IPAMConfig?.IPv4Address)) throw new InvalidArgument("network-scoped aliases and addresses are supported only on user defined networks");
+      if (c.State.Running) await this.o.network.connect(c.Id, n, { aliases: ep.Aliases ?? [], ip: ep.IPAMConfig?.IPv4Address || undefined });
+      c.EndpointsConfig = { ...(c.EndpointsConfig ?? {}), [n.Name]: ep };
+      await this.store.save(c);
+      this.o.events.emit("network", "connect", n.Id, { container: c.Id, name: n.Name, type: "bridge" });
+    });
+  }
+
+  disconnectNetwork(ref: string, n: NetworkRecord): Promise<void> {
+    const c = this.store.get(ref);
+    return this.mutex.run(c.Id, async () => {
+      const nets = this.networksOf(c);
+      if (!nets.some((x) => x.Id === n.Id)) throw new NotFound(`container ${c.Id.slice(0, 12)} is not connected to network ${n.Name}`);
+      if (nets[0]!.Id === n.Id) throw new FailedPrecondition(`${n.Name} is the network ${c.Name.slice(1)} was created on: berth disconnects only networks connected later`);
+      if (c.State.Running) await this.o.network.disconnect(c.Id, n);
+      const rest = { ...(c.EndpointsConfig ?? {}) };
+      for (const k of Object.keys(rest)) { try { if (this.o.network.store.get(k).Id === n.Id) delete rest[k]; } catch { delete rest[k]; } }
+      c.EndpointsConfig = rest;
+      await this.store.save(c);
+      this.o.events.emit("network", "disconnect", n.Id, { container: c.Id, name: n.Name, type: "bridge" });
+    });
+  }
+
+  private async teardownNetwork(id: string): Promise<void> {
+    await this.o.network.teardown(id).catch((e) => this.log("warn", `network teardown of ${id}: ${(e as Error).message}`));
   }
 
   // ---- start -----------------------------------------------------------------------------
@@ -278,9 +376,10 @@ export class ContainerRunner {
         mounted = true;
       }
       const host = c.HostConfig;
+      const net = await this.setupNetwork(c);
       const files = await writeContainerFiles({
-        dir: this.store.dir(id), hostname: c.Config.Hostname, domainname: c.Config.Domainname,
-        extraHosts: host.ExtraHosts ?? [], dns: host.Dns ?? [], dnsSearch: host.DnsSearch ?? [], dnsOptions: host.DnsOptions ?? [],
+        dir: this.store.dir(id), hostname: c.Config.Hostname, domainname: c.Config.Domainname, address: net.address,
+        extraHosts: host.ExtraHosts ?? [], dns: host.Dns?.length ? host.Dns : net.nameserver ? [net.nameserver] : [], dnsSearch: host.DnsSearch ?? [], dnsOptions: host.DnsOptions ?? [],
         hostNetwork: host.NetworkMode === "host",
       });
       const user = lookupUser(rootfs, c.Config.User || imgCfg.User, host.GroupAdd ?? []);
@@ -295,6 +394,7 @@ export class ContainerRunner {
         image: { Env: imgCfg.Env, Cmd: imgCfg.Cmd, Entrypoint: imgCfg.Entrypoint, WorkingDir: imgCfg.WorkingDir, User: imgCfg.User },
         rootfs, user, mounts: [...fileMounts, ...c.MountPoints.map(pointToMount)], resources: res.resources, rlimits: res.rlimits,
         cgroupsPath: this.o.runtime.cgroups.resolve(host.CgroupParent ? `${host.CgroupParent}/${id}` : undefined, id), initPath: this.o.initPath,
+        netnsPath: net.netnsPath,
       });
       // The merged config (image Env etc.) is what inspect shows as Config.Env.
       c.Config.Env = spec.process!.env;
@@ -322,6 +422,7 @@ export class ContainerRunner {
       Object.assign(c.State, { Status: "exited" as const, Running: false, ExitCode: code, Error: (e as Error).message, Pid: 0, FinishedAt: new Date().toISOString() });
       await this.store.save(c).catch(() => {});
       try { await this.o.runtime.delete(id, true); } catch { /* never created */ }
+      await this.teardownNetwork(id);
       if (mounted) await Promise.resolve(this.o.images.unmountRootfs(rootfs)).catch(() => {});
       await this.settleAttach(id, async () => undefined);
       this.notify(id, { StatusCode: code });
@@ -391,6 +492,7 @@ export class ContainerRunner {
     let oom = false;
     try { oom = (await this.o.runtime.cgroupOf(id).oomKillCount()) > 0; } catch { /* cgroup gone */ }
     try { await this.o.runtime.delete(id, true); } catch (e) { this.log("warn", `delete runtime state of ${id}: ${(e as Error).message}`); }
+    await this.teardownNetwork(id);
     await Promise.resolve(this.o.images.unmountRootfs(this.rootfsDir(id))).catch(() => {});
     Object.assign(c.State, { Status: "exited" as const, Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: new Date().toISOString() });
     await this.store.save(c);
@@ -555,6 +657,7 @@ export class ContainerRunner {
     }
     c.State.Status = "removing";
     try { await this.o.runtime.delete(id, true); } catch { /* never started or already deleted */ }
+    await this.teardownNetwork(id);
     await Promise.resolve(this.o.images.unmountRootfs(this.rootfsDir(id))).catch(() => {});
     await this.o.images.removeRootfs(id).catch((e) => this.log("warn", `remove rootfs of ${id}: ${(e as Error).message}`));
     if (opts.volumes) {
@@ -591,6 +694,10 @@ export class ContainerRunner {
       }
       c.State.Running = true;
       await this.mutex.run(c.Id, () => this.onExit(c.Id));
+    }
+    // Sandboxes whose container no longer runs (it died, or was removed, while berthd was down).
+    for (const id of this.o.network.sandboxIds()) {
+      if (!this.store.has(id) || !this.store.get(id).State.Running) await this.teardownNetwork(id);
     }
   }
 }

@@ -58,6 +58,13 @@ export interface ContainerRecord {
   ResolvConfPath: string;
   HostnamePath: string;
   HostsPath: string;
+  /** docker's NetworkingConfig.EndpointsConfig: per network, aliases and a requested address. */
+  EndpointsConfig?: Record<string, EndpointConfig>;
+}
+
+export interface EndpointConfig {
+  Aliases?: string[] | null;
+  IPAMConfig?: { IPv4Address?: string } | null;
 }
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;

@@ -1,10 +1,12 @@
 /**
  * A private berthd for one test file: its own data-root, exec-root, socket and cgroup parent, the
- * docker CLI as its client, the busybox image imported from the local fixture. stop() removes its
- * containers, stops the daemon by its pid, and removes its mounts, cgroups and directory.
+ * docker CLI as its client, the busybox image imported from the local fixture, and its own default
+ * bridge interface. stop() removes its containers, stops the daemon by its pid, and removes its
+ * mounts, cgroups, bridges, isolation rules and directory, and puts net.ipv4.ip_forward back as
+ * it found it (the CNI bridge plugin turns forwarding on, as dockerd does).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { removeCgroupParent, repo } from "./bundle.js";
@@ -37,8 +39,54 @@ function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-export async function startBerthd(opts: { importBusybox?: boolean } = {}): Promise<PrivateBerthd> {
+/** The bridge interfaces of a daemon's networks, read from its data root. */
+function bridgesOf(dataRoot: string): string[] {
+  const d = join(dataRoot, "network");
+  if (!existsSync(d)) return [];
+  return readdirSync(d).flatMap((f) => {
+    try { return [JSON.parse(readFileSync(join(d, f), "utf8")).Options["com.docker.network.bridge.name"] as string].filter(Boolean); } catch { return []; }
+  });
+}
+
+/** Deletes a bridge interface and every iptables rule that names it (filter and nat tables). */
+export function removeBridge(br: string): void {
+  spawnSync("ip", ["link", "del", br]);
+  for (const table of ["filter", "nat"]) {
+    const rules = spawnSync("iptables", ["-w", "5", "-t", table, "-S"], { encoding: "utf8" }).stdout.split("\n");
+    for (const r of rules) {
+      if (!r.startsWith("-A ") || !r.split(" ").includes(br)) continue;
+      spawnSync("sh", ["-c", `iptables -w 5 -t ${table} ${r.replace(/^-A /, "-D ")}`]);
+    }
+  }
+}
+
+/**
+ * berth's isolation chains and the portmap plugin's shared chains, once no rule in them is left
+ * (no berth bridge and no published port on this host): removed with the jumps to them.
+ */
+export function removeEmptyChains(): void {
+  const rulesIn = (table: string, chain: string): number =>
+    spawnSync("iptables", ["-w", "5", "-t", table, "-S", chain], { encoding: "utf8" }).stdout.split("\n").filter((l) => l.startsWith("-A")).length;
+  const drop = (table: string, jumps: [string, string][], chains: string[]): void => {
+    for (const [from, to] of jumps) {
+      for (const r of spawnSync("iptables", ["-w", "5", "-t", table, "-S", from], { encoding: "utf8" }).stdout.split("\n")) {
+        if (r.startsWith("-A ") && r.includes(`-j ${to}`)) spawnSync("sh", ["-c", `iptables -w 5 -t ${table} ${r.replace(/^-A /, "-D ")}`]);
+      }
+    }
+    for (const c of chains) { spawnSync("iptables", ["-w", "5", "-t", table, "-F", c]); spawnSync("iptables", ["-w", "5", "-t", table, "-X", c]); }
+  };
+  if (rulesIn("filter", "BERTH-ISOLATION-1") === 0 && rulesIn("filter", "BERTH-ISOLATION-2") === 0) {
+    drop("filter", [["FORWARD", "BERTH-ISOLATION-1"]], ["BERTH-ISOLATION-1", "BERTH-ISOLATION-2"]);
+  }
+  if (rulesIn("nat", "CNI-HOSTPORT-DNAT") === 0) {
+    drop("nat", [["PREROUTING", "CNI-HOSTPORT-DNAT"], ["OUTPUT", "CNI-HOSTPORT-DNAT"], ["POSTROUTING", "CNI-HOSTPORT-MASQ"]], ["CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-MASQ", "CNI-HOSTPORT-SETMARK"]);
+  }
+}
+
+export async function startBerthd(opts: { importBusybox?: boolean; daemonArgs?: string[] } = {}): Promise<PrivateBerthd> {
   const dir = mkdtempSync(join(tmpdir(), "berth-berthd-"));
+  const bridge = `bt${process.pid}`.slice(0, 15);
+  const ipForward = readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8");
   const sock = join(dir, "berth.sock");
   const host = `unix://${sock}`;
   const cgroupParent = `/berth-test-d${process.pid}`;
@@ -56,7 +104,7 @@ export async function startBerthd(opts: { importBusybox?: boolean } = {}): Promi
   const start = async (): Promise<void> => {
     const log = openSync(join(dir, "berthd.log"), "a");
     child = spawn(process.execPath, [berthdEntry, "--data-root", join(dir, "data"), "--exec-root", join(dir, "run"),
-      "-H", host, "--pidfile", join(dir, "berthd.pid"), "--cgroup-parent", cgroupParent], { stdio: ["ignore", log, log], detached: true });
+      "-H", host, "--pidfile", join(dir, "berthd.pid"), "--cgroup-parent", cgroupParent, "--bridge", bridge, ...(opts.daemonArgs ?? [])], { stdio: ["ignore", log, log], detached: true });
     child.unref();
     for (let i = 0; i < 100; i++) {
       if (docker(["version", "--format", "{{.Server.APIVersion}}"]).status === 0) return;
@@ -91,6 +139,9 @@ export async function startBerthd(opts: { importBusybox?: boolean } = {}): Promi
     const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4]).filter((m): m is string => !!m && m.startsWith(dir));
     for (const m of mounts.sort().reverse()) spawnSync("umount", ["-l", m]);
     removeCgroupParent(cgroupParent);
+    for (const br of new Set([bridge, ...bridgesOf(join(dir, "data"))])) removeBridge(br);
+    removeEmptyChains();
+    writeFileSync("/proc/sys/net/ipv4/ip_forward", ipForward);
     spawnSync("rm", ["-rf", dir]);
   };
 

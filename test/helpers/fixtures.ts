@@ -40,3 +40,18 @@ export function busyboxRootfs(): string {
   try { renameSync(tmp, dest); } catch { rmSync(tmp, { recursive: true, force: true }); }
   return dest;
 }
+
+/**
+ * An nginx root filesystem tar (scripts/nginx-image.sh: Debian's nginx packages from the package
+ * mirror over the busybox rootfs), made once and cached next to the busybox rootfs.
+ */
+export function nginxRootfsTar(): string {
+  const dest = join(cacheDir, "nginx-rootfs.tar");
+  if (existsSync(dest)) return dest;
+  mkdirSync(cacheDir, { recursive: true });
+  const tmp = `${dest}.new-${process.pid}`;
+  const script = new URL("../../../scripts/nginx-image.sh", import.meta.url).pathname;
+  execFileSync("sh", ["-c", `bash "${script}" > "${tmp}"`], { stdio: ["ignore", "ignore", "inherit"] });
+  renameSync(tmp, dest);
+  return dest;
+}
