@@ -4,6 +4,10 @@
  *   - `run --rm busybox true` end to end: berth CLI → berthd, docker CLI → dockerd, docker CLI → berthd
  *   - the CLI's own start: `berth version` (a round trip to berthd) against `node -e 0` and `docker version`
  *   - idle memory: berthd's RSS against dockerd + containerd's
+ *   - the default network: `run --rm busybox true` on berth's default bridge against dockerd on a
+ *     bridge of its own (a second private dockerd, given a bridge this bench makes and removes),
+ *     each next to its --network none run; and berth's network setup alone (sandbox made and torn
+ *     down in-process: netns, lo, bridge + IPAM through CNI)
  * Prints medians and ratios.
  *
  *   node dist/bench/engine.js [runs]      (default 15)
@@ -14,7 +18,11 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { busyboxRootfs } from "../test/helpers/fixtures.js";
 import { repo } from "../test/helpers/bundle.js";
-import { startBerthd } from "../test/helpers/berthd.js";
+import { removeBridge, startBerthd } from "../test/helpers/berthd.js";
+import { NetworkManager } from "../src/network/manager.js";
+import { NetworkStore } from "../src/network/networks.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { startDockerd } from "../test/helpers/dockerd.js";
 
 const runs = Number(process.argv[2] ?? process.env.BENCH_RUNS ?? 15);
@@ -44,6 +52,58 @@ function rssOf(match: (cmdline: string) => boolean): number {
     } catch { /* gone */ }
   }
   return kb;
+}
+
+/** The default network's cost: berth's bridge vs dockerd's, and berth's network setup alone. */
+async function networkRows(berthHost: string, busyboxTar: Buffer): Promise<void> {
+  const bridge = `bdb${process.pid}`.slice(0, 15);
+  spawnSync("ip", ["link", "add", bridge, "type", "bridge"]);
+  spawnSync("ip", ["addr", "add", "10.86.250.1/24", "dev", bridge]);
+  spawnSync("ip", ["link", "set", bridge, "up"]);
+  const nd = await startDockerd([`--bridge=${bridge}`]);
+  try {
+    nd.docker(["import", "-", "busybox:latest"], busyboxTar);
+    const berth = join(repo, "bin/berth");
+    const env = { ...process.env, DOCKER_HOST: nd.host };
+    const rows: [string, number[] | string][] = [
+      ["docker CLI → dockerd, its bridge", time("docker", ["run", "--rm", "busybox", "true"], env)],
+      ["docker CLI → dockerd, --network none", time("docker", ["run", "--rm", "--network", "none", "busybox", "true"], env)],
+      ["berth CLI → berthd, default bridge", time(berth, ["-H", berthHost, "run", "--rm", "busybox", "true"])],
+      ["berth CLI → berthd, --network none", time(berth, ["-H", berthHost, "run", "--rm", "--network", "none", "busybox", "true"])],
+    ];
+    console.log("  run --rm busybox true on the default network:");
+    const base = rows[0]![1];
+    for (const [name, r] of rows) {
+      if (typeof r === "string") console.log(`    ${name.padEnd(38)} failed: ${r}`);
+      else console.log(`    ${name.padEnd(38)} ${median(r).toFixed(1).padStart(7)} ms${typeof base === "string" ? "" : `   ${(median(r) / median(base)).toFixed(2)} × docker on its bridge`}`);
+    }
+  } finally {
+    nd.stop();
+    removeBridge(bridge);
+  }
+  // berth's network setup alone: a sandbox made and torn down, in this process.
+  const dir = mkdtempSync(join(tmpdir(), "berth-netbench-"));
+  const nbr = `bnb${process.pid}`.slice(0, 15);
+  const store = new NetworkStore({ dataRoot: join(dir, "data"), execRoot: join(dir, "run"), bridge: nbr, bip: "10.86.251.1/24" });
+  const net = new NetworkManager({ store, execRoot: join(dir, "run"), cniPath: ["/usr/lib/cni"] });
+  try {
+    await net.init();
+    const n = store.get("bridge");
+    const setup: number[] = [];
+    const teardown: number[] = [];
+    for (let i = 0; i < runs + 2; i++) {
+      const t0 = performance.now();
+      await net.setup(`bench${i}`, { name: `bench${i}`, networks: [{ network: n, endpoint: {} }], ports: [] });
+      const t1 = performance.now();
+      await net.teardown(`bench${i}`);
+      if (i >= 2) { setup.push(t1 - t0); teardown.push(performance.now() - t1); }
+    }
+    console.log(`  berth's network setup alone (netns + lo + bridge/IPAM via CNI): ${median(setup).toFixed(1)} ms, teardown ${median(teardown).toFixed(1)} ms`);
+  } finally {
+    net.close();
+    removeBridge(nbr);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const b = await startBerthd();
@@ -82,6 +142,8 @@ try {
   const berthRss = rssOf((c) => c.includes("dist/src/daemon/main.js") && c.includes(b.dir));
   const dockerRss = rssOf((c) => (c.startsWith("/usr/sbin/dockerd") || c.startsWith("containerd")) && c.includes(d.dir));
   console.log(`  idle daemon memory (RSS): berthd ${(berthRss / 1024).toFixed(1)} MiB, dockerd + containerd ${(dockerRss / 1024).toFixed(1)} MiB, ratio ${(berthRss / dockerRss).toFixed(2)}`);
+
+  await networkRows(b.host, tar.stdout);
 
   // N running containers on each: the daemon's RSS then, and each container's shim.
   const n = Number(process.env.BENCH_CONTAINERS ?? 20);

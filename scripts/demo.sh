@@ -2,7 +2,7 @@
 # berth's main job, end to end, on a fresh Debian 12 machine (run as root):
 #   set up → build a busybox image locally → push it to a registry on 127.0.0.1 → pull it back by
 #   running it → a container with a memory, CPU and pids limit → the limit enforced (OOM kill, CPU
-#   throttling) → stats. berthd is started by the first `berth` command and keeps running after
+#   throttling) → stats → the seeds' `run -d -p 8080:80 nginx` answering curl. berthd is started by the first `berth` command and keeps running after
 #   the demo, like dockerd (stop it with: kill "$(cat /run/berth/berthd.pid)").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ show() { printf '$ %s\n' "$*"; "$@"; }
 work=$(mktemp -d)
 reg_pid=""
 cleanup() {
-  berth rm -f berth-demo-oom berth-demo-cpu >/dev/null 2>&1 || true
+  berth rm -f berth-demo-oom berth-demo-cpu berth-demo-web >/dev/null 2>&1 || true
   [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -56,7 +56,7 @@ show berth run --rm -m 64m --cpus 0.5 --pids-limit 64 "$image" sh -c '
   echo "pids limit:   $(cat /sys/fs/cgroup/pids/pids.max)"
   echo "hostname: $(hostname); my pid: $$ (PID 1 of its own namespace)"
   echo "processes it can see:"; ps -o pid,user,args
-  echo "its network: only loopback, in its own namespace:"; ip -o addr show | sed "s/^/  /"'
+  echo "its network, in its own namespace (eth0 on berth0, the default bridge):"; ip -4 -o addr show | sed "s/^/  /"'
 
 say "the memory limit enforced: 100 MB into a 32 MiB container"
 set +e
@@ -72,5 +72,16 @@ sleep 3
 show berth stats --no-stream berth-demo-cpu
 berth exec berth-demo-cpu cat /sys/fs/cgroup/cpu/cpu.stat 2>/dev/null | sed 's/^/cpu.stat: /' || true
 berth rm -f berth-demo-cpu >/dev/null
+
+say "the seeds' nginx: Debian's nginx package as a local image, published with -p, reached with curl"
+bash scripts/nginx-image.sh | berth import --change 'CMD ["nginx","-g","daemon off;"]' --change 'EXPOSE 80' - nginx:local >/dev/null
+web=8080
+python3 -c 'import socket; s=socket.socket(); s.bind(("0.0.0.0", 8080))' 2>/dev/null || web=0
+show berth run -d --name berth-demo-web -p "$web:80" nginx:local
+hostport=$(berth port berth-demo-web 80 | sed 's/.*://')
+show berth ps --filter name=berth-demo-web
+for _ in $(seq 50); do curl -fs "http://localhost:$hostport" >/dev/null && break; sleep 0.1; done
+printf '$ curl -s http://localhost:%s | grep title\n' "$hostport"; curl -s "http://localhost:$hostport" | grep '<title>'
+berth rm -f berth-demo-web >/dev/null
 
 say "done: berthd keeps running (berth ps, berth run -it busybox sh, ...); stop it with: kill \$(cat /run/berth/berthd.pid)"

@@ -7,7 +7,7 @@ import { b, bool, filterFlags, l, list, needArgs, parseArgs, s, str, unixTime, t
 import type { Client } from "./client.js";
 import { ApiError, CliError, each, ExitCode } from "./errors.js";
 import { portsLine } from "../network/ports.js";
-import { ago, bytesSize, printRows, table, template } from "./format.js";
+import { ago, bytesSize, humanSize, printRows, table, template } from "./format.js";
 import { createBody, resourceFields, RESOURCE_FLAG_NAMES, restartFlag, RUN_FLAGS } from "./run-config.js";
 import { demux, relay } from "./stdio.js";
 import { pullWithProgress } from "./images.js";
@@ -234,10 +234,13 @@ const stats: Cmd = async (c, argv) => {
     const limit = mem.limit ?? 0;
     const blk = (st.blkio_stats?.io_service_bytes_recursive ?? []) as { op: string; value: number }[];
     const sum = (op: string): number => blk.filter((x) => x.op.toLowerCase() === op).reduce((a, x) => a + x.value, 0);
+    const nets = Object.values((st.networks ?? {}) as Record<string, { rx_bytes: number; tx_bytes: number }>);
+    const net = (k: "rx_bytes" | "tx_bytes"): number => nets.reduce((a, x) => a + (x[k] ?? 0), 0);
     return {
       ID: short(st.id ?? id), Container: short(st.id ?? id), Name: (st.name ?? "").replace(/^\//, ""), CPUPerc: `${cpu.toFixed(2)}%`,
       MemUsage: `${bytesSize(Math.max(used, 0))} / ${bytesSize(limit)}`, MemPerc: `${limit ? ((used / limit) * 100).toFixed(2) : "0.00"}%`,
-      NetIO: "0B / 0B", BlockIO: `${bytesSize(sum("read"))} / ${bytesSize(sum("write"))}`, PIDs: String(st.pids_stats?.current ?? 0),
+      // docker prints I/O in decimal units (kB) and memory in binary ones (MiB).
+      NetIO: `${humanSize(net("rx_bytes"))} / ${humanSize(net("tx_bytes"))}`, BlockIO: `${humanSize(sum("read"))} / ${humanSize(sum("write"))}`, PIDs: String(st.pids_stats?.current ?? 0),
     };
   };
   const sample = async (): Promise<Record<string, string>[]> => Promise.all(names.map(async (n) => row(n, await c.json("GET", `/containers/${n}/stats`, { query: { stream: 0 } }))));

@@ -17,6 +17,8 @@ export interface Binding {
   protocol: "tcp" | "udp";
 }
 
+const isIpv4 = (s: string): boolean => /^\d{1,3}(\.\d{1,3}){3}$/.test(s) && s.split(".").every((o) => Number(o) <= 255);
+
 /** "8080" or "8000-8010"; a host port may be 0 (any free port). */
 function range(s: string, what: string, spec: string): [number, number] {
   const m = /^(\d+)(?:-(\d+))?$/.exec(s);
@@ -39,7 +41,7 @@ export function parsePublish(specs: string[]): { exposed: Record<string, object>
     const ctr = parts.pop()!;
     const hostPort = parts.pop() ?? "";
     const ip = parts.pop() ?? "";
-    if (ip && !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) throw new InvalidArgument(`invalid IP address "${ip}" in "${spec}"`);
+    if (ip && !isIpv4(ip)) throw new InvalidArgument(`invalid IP address "${ip}" in "${spec}"`);
     const [clo, chi] = range(ctr, "container port", spec);
     const [hlo, hhi] = hostPort ? range(hostPort, "host port", spec) : [0, 0];
     if (hostPort && hhi - hlo !== chi - clo && chi !== clo) throw new InvalidArgument(`invalid ranges in "${spec}": the host and container ranges differ in size`);
@@ -63,7 +65,7 @@ export function bindingsOf(portBindings: PortMap | undefined, exposed: Record<st
     if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535) throw new InvalidArgument(`invalid port specification: "${key}"`);
     for (const b of list?.length ? list : [{}]) {
       const ip = b.HostIp || "0.0.0.0";
-      if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) throw new InvalidArgument(`invalid host IP "${ip}" for port ${key}: berth publishes IPv4`);
+      if (!isIpv4(ip)) throw new InvalidArgument(`invalid host IP "${ip}" for port ${key}: berth publishes IPv4`);
       const [lo, hi] = b.HostPort ? range(b.HostPort, "host port", `${b.HostPort}:${key}`) : [0, 0];
       out.push({ hostIp: ip, hostPort: lo, ...(hi !== lo ? { hostPortEnd: hi } : {}), containerPort: Number(m[1]), protocol: (m[2] ?? "tcp") as "tcp" | "udp" });
     }

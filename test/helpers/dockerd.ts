@@ -15,6 +15,10 @@ export interface PrivateDockerd {
   stop: () => void;
 }
 
+/**
+ * extraArgs go after the defaults (a later flag wins): a bench that wants docker's bridge passes
+ * `--bridge=<an existing bridge it made>`, never docker0, and forwarding and iptables stay off.
+ */
 export async function startDockerd(extraArgs: string[] = []): Promise<PrivateDockerd> {
   if (!existsSync("/usr/sbin/dockerd")) throw new Error("dockerd is missing: apt-get install docker.io");
   const dir = mkdtempSync(join(tmpdir(), "berth-dockerd-"));

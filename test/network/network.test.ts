@@ -99,6 +99,10 @@ test("the seeds' nginx: run -d -p 8080:80, curl localhost:8080 answers, ps and n
     assert.match(curl("http://127.0.0.1:8080").stdout, /Welcome to nginx!/);
     assert.match(berth("ps", "--format", "{{.Ports}} {{.Names}}"), /^0\.0\.0\.0:8080->80\/tcp web$/m);
     assert.equal(berth("port", "web").trim(), "80/tcp -> 0.0.0.0:8080");
+    // stats: the bytes that went through eth0 (the welcome pages just served).
+    const io = berth("stats", "--no-stream", "--format", "{{.NetIO}}", "web").trim();
+    assert.match(io, /^[\d.]+[kMG]?B \/ [\d.]+[kMG]?B$/);
+    assert.notEqual(io, "0B / 0B");
     const pid = berth("inspect", "-f", "{{.State.Pid}}", "web").trim();
     const ip = berth("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web").trim();
     assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/);
@@ -212,6 +216,42 @@ test("a container on the default bridge reaches a published port through the hos
   } finally {
     d.berth(["rm", "-f", "hp"]);
   }
+});
+
+test("-P publishes the exposed ports on free host ports; --internal networks get no route out", () => {
+  berth("run", "-d", "--name", "pall", "--expose", "80", "--expose", "81/udp", "-P", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc");
+  try {
+    const lines = berth("port", "pall").trim().split("\n").sort();
+    assert.equal(lines.length, 2, lines.join("\n"));
+    assert.match(lines[0]!, /^80\/tcp -> 0\.0\.0\.0:\d+$/);
+    assert.match(lines[1]!, /^81\/udp -> 0\.0\.0\.0:\d+$/);
+    assert.match(curl(`http://127.0.0.1:${lines[0]!.split(":")[1]}/passwd`).stdout, /^root:/);
+  } finally {
+    d.berth(["rm", "-f", "pall"]);
+  }
+  berth("network", "create", "--internal", "int1");
+  try {
+    const routes = berth("run", "--rm", "--network", "int1", "busybox", "ip", "route");
+    assert.doesNotMatch(routes, /default/);
+    assert.match(routes, /dev eth0/);
+    assert.equal(berth("network", "inspect", "-f", "{{.Internal}}", "int1").trim(), "true");
+  } finally {
+    d.berth(["network", "rm", "int1"]);
+  }
+});
+
+test("kill -9 of berthd: a published container that died meanwhile has its network collected at the next start", async () => {
+  berth("run", "--rm", "-p", "127.0.0.1:0:80", "busybox", "true");
+  const before = footprint();
+  berth("run", "-d", "--name", "doomed", "-p", "127.0.0.1:0:80", "busybox", "sleep", "300");
+  const pid = Number(berth("inspect", "-f", "{{.State.Pid}}", "doomed").trim());
+  assert.notDeepEqual(footprint(), before);
+  d.crash();
+  process.kill(pid, "SIGKILL");
+  await d.start();
+  await until("the dead container to be seen as exited", () => berth("inspect", "-f", "{{.State.Status}}", "doomed").trim() === "exited");
+  d.berth(["rm", "doomed"]);
+  assert.deepEqual(footprint(), before);
 });
 
 test("bad input: one clear line, non-zero, nothing left behind", () => {
