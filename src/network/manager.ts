@@ -1,7 +1,8 @@
 /**
  * A container's network sandbox: a network namespace bind-mounted at <exec-root>/netns/<id>,
  * made before the runtime creates the container (which joins it by path), with one CNI
- * attachment per network (eth0, eth1, …) plus the loopback plugin for lo.
+ * attachment per network (eth0, eth1, …); lo is brought up by the same command that makes the
+ * namespace (what CNI's loopback plugin would do, without another process).
  *
  * What each attachment needs for DEL (the exact list that ran, its runtime config and result) is
  * kept in <exec-root>/network/sandboxes/<id>.json, so teardown works after a daemon restart.
@@ -134,9 +135,8 @@ export class NetworkManager {
     const s: SandboxRecord = { containerId, name: req.name, netns, endpoints: [], ports };
     try {
       closeSync(openSync(netns, "w"));
-      await run("unshare", [`--net=${netns}`, "true"]).catch((e) => { throw wrap(e, "create network namespace"); });
+      await run("unshare", [`--net=${netns}`, "ip", "link", "set", "lo", "up"]).catch((e) => { throw wrap(e, "create network namespace"); });
       this.sandboxes.set(containerId, s);
-      await this.cni.add({ cniVersion: "1.0.0", name: "berth-lo", plugins: [{ type: "loopback" }] }, { containerId, netns, ifName: "lo" });
       for (const [i, n] of req.networks.entries()) await this.attach(s, n.network, n.endpoint, `eth${i}`, i === 0 ? ports : []);
       await this.save(s);
       return s;
@@ -300,20 +300,26 @@ export class NetworkManager {
   /**
    * docker's two-stage isolation: traffic leaving a berth bridge for another interface goes to
    * stage 2, which drops it when that interface is another berth bridge. Internal networks also
-   * drop everything that enters or leaves them through the host.
+   * drop everything that enters or leaves them through the host; the others get one masquerade
+   * rule for traffic leaving the host.
    */
   private async isolate(n: NetworkRecord, remove = false): Promise<void> {
     const br = this.store.bridgeOf(n);
     await ensureChains();
+    const subnet = n.IPAM.Config[0]!.Subnet;
     const rules: [string, string[]][] = [
       [ISO1, ["-i", br, "!", "-o", br, "-j", ISO2]],
       [ISO2, ["-o", br, "-j", "DROP"]],
-      ...(n.Internal ? ([[ISO1, ["-i", br, "!", "-o", br, "-j", "DROP"]], [ISO1, ["-o", br, "!", "-i", br, "-j", "DROP"]]] as [string, string[]][]) : []),
+      ...(n.Internal
+        ? ([[ISO1, ["-i", br, "!", "-o", br, "-j", "DROP"]], [ISO1, ["-o", br, "!", "-i", br, "-j", "DROP"]]] as [string, string[]][])
+        // Outbound traffic masqueraded once per network, as docker's rule for docker0 (not per container).
+        : ([["nat:POSTROUTING", ["-s", subnet, "!", "-o", br, "-j", "MASQUERADE"]]] as [string, string[]][])),
     ];
-    for (const [chain, rule] of rules) {
-      const present = await iptables(["-C", chain, ...rule]).then(() => true, () => false);
-      if (remove && present) await iptables(["-D", chain, ...rule]);
-      if (!remove && !present) await iptables(["-I", chain, "1", ...rule]);
+    for (const [where, rule] of rules) {
+      const [table, chain] = where.includes(":") ? where.split(":") as [string, string] : ["filter", where];
+      const present = await iptables(["-t", table, "-C", chain, ...rule]).then(() => true, () => false);
+      if (remove && present) await iptables(["-t", table, "-D", chain, ...rule]);
+      if (!remove && !present) await iptables(["-t", table, "-I", chain, "1", ...rule]);
     }
   }
 

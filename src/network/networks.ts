@@ -1,7 +1,8 @@
 /**
  * Networks as docker shows them: the built-in `bridge` (berth's default, interface berth0),
  * `host` and `none`, and user-defined bridge networks. Each bridge network is a CNI configuration
- * list that berth writes itself (bridge + host-local IPAM, then portmap when ports are published).
+ * list that berth writes itself (bridge + host-local IPAM, then portmap when ports are published);
+ * masquerading is one rule per network (manager.ts), not a chain per container.
  * Records live under <data-root>/network/<id>.json; subnets are chosen so that they collide with
  * no route of the host and no other network.
  */
@@ -182,7 +183,7 @@ export class NetworkStore {
     }
     const mtu = n.Options[MTU_OPT] ? Number(n.Options[MTU_OPT]) : undefined;
     const plugins: PluginConf[] = [{
-      type: "bridge", bridge: this.bridgeOf(n), isGateway: true, ipMasq: !n.Internal, hairpinMode: true, ...(mtu ? { mtu } : {}),
+      type: "bridge", bridge: this.bridgeOf(n), isGateway: true, ipMasq: false, hairpinMode: true, ...(mtu ? { mtu } : {}),
       ipam: { type: "host-local", ranges: [[range]], routes: n.Internal ? [] : [{ dst: "0.0.0.0/0" }], dataDir: this.ipamDir() },
     }];
     if (withPorts) plugins.push({ type: "portmap", capabilities: { portMappings: true }, snat: true });
