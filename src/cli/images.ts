@@ -77,7 +77,7 @@ function splitTag(ref: string): [string, string | undefined] {
 
 const images: Cmd = async (c, argv) => {
   const p = parseArgs("images", argv, [b("all", "a"), b("quiet", "q"), b("no-trunc"), b("digests"), l("filter", "f"), s("format")]);
-  const list0 = await c.json<any[]>("GET", "/images/json");
+  const list0 = await c.json<any[]>("GET", "/images/json", { query: { all: bool(p, "all") ? 1 : undefined } });
   const repo = p.args[0];
   const rows: Record<string, unknown>[] = [];
   for (const im of list0) {

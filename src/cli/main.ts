@@ -23,6 +23,7 @@ Containers:  run create start stop restart kill rm ps logs exec attach inspect t
 Images:      images pull push tag rmi import history save load login logout
 Volumes:     volume create|ls|inspect|rm|prune
 Networks:    network create|ls|inspect|rm|prune|connect|disconnect, port
+Build:       build, builder prune
 System:      version info events daemon
 Forms:       berth container ls|rm|prune|..., berth image ls|rm|pull|prune|..., berth system info|df
 `;
@@ -121,6 +122,7 @@ async function command(name: string): Promise<Cmd | undefined> {
   if (CONTAINER_CMDS.includes(name)) return (await import("./containers.js")).containerCommands[name];
   if (IMAGE_CMDS.includes(name)) return (await import("./images.js")).imageCommands[name];
   if (name === "network" || name === "port") return (await import("./networks.js"))[name];
+  if (name === "build" || name === "builder-prune") return (await import("./build.js"))[name === "build" ? "build" : "builderPrune"];
   return ({ version, info, volume, events, "container-prune": prune("container"), "image-prune": prune("image"), "system-df": df } as Record<string, Cmd>)[name];
 }
 
@@ -186,6 +188,7 @@ const FORMS: Record<string, Record<string, string>> = {
   container: { ls: "ps", list: "ps", rm: "rm", remove: "rm", inspect: "inspect", prune: "container-prune" },
   image: { ls: "images", list: "images", rm: "rmi", remove: "rmi", inspect: "inspect", pull: "pull", push: "push", tag: "tag", import: "import", history: "history", prune: "image-prune", save: "save", load: "load" },
   system: { info: "info", df: "system-df", events: "events" },
+  builder: { prune: "builder-prune", build: "build" },
 };
 
 export async function main(argv: string[]): Promise<number> {

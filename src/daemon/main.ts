@@ -20,6 +20,8 @@ import { parseDaemonArgs } from "./options.js";
 import { containerRoutes } from "./routes-containers.js";
 import { systemRoutes } from "./routes-system.js";
 import { networkRoutes } from "./routes-networks.js";
+import { buildRoutes } from "./routes-build.js";
+import { Builder } from "../build/builder.js";
 import { startServer } from "./server.js";
 
 const LEVELS = { debug: 0, info: 1, warn: 2, error: 3 } as const;
@@ -45,7 +47,9 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const exec = new ExecManager(runner, runtime);
   await runner.recover();
   const router = new Router();
-  systemRoutes(router, { runner, images, volumes, events, cgroups, dataRoot: o.dataRoot });
+  const builder = new Builder({ runner, images, dataRoot: o.dataRoot });
+  systemRoutes(router, { runner, images, volumes, events, cgroups, dataRoot: o.dataRoot, buildCache: () => builder.cachedImages() });
+  buildRoutes(router, { builder, images, events, dataRoot: o.dataRoot });
   networkRoutes(router, { runner, network, events });
   containerRoutes(router, { runner, exec, runtime });
   const server = await startServer(router, o.socket, log);

@@ -18,6 +18,8 @@ export interface SystemDeps {
   events: EventBus;
   cgroups: CgroupManager;
   dataRoot: string;
+  /** Images a build's cache holds: hidden from the list unless all=1, kept by a dangling prune (docker's intermediate images). */
+  buildCache: () => Set<string>;
 }
 
 const VERSION = "0.1.0";
@@ -80,10 +82,12 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
   });
 
   // ---- images ----
-  r.add("GET", "/images/json", async () => {
+  r.add("GET", "/images/json", async (c) => {
     const out = [];
+    const hidden = flag(c.query, "all") ? new Set<string>() : d.buildCache();
     for (const img of await d.images.images.list()) {
       const i = await d.images.images.inspect(img.id);
+      if (hidden.has(i.Id) && !(i.RepoTags ?? []).length) continue;
       out.push({
         Id: i.Id, ParentId: "", RepoTags: i.RepoTags ?? [], RepoDigests: i.RepoDigests ?? [], Created: Math.floor(Date.parse(i.Created ?? "") / 1000) || 0,
         Size: i.Size ?? 0, SharedSize: -1, VirtualSize: i.Size ?? 0, Labels: (i.Config as any)?.Labels ?? {}, Containers: -1,
@@ -138,7 +142,8 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
       items = [];
       for (const img of await d.images.images.list()) if (!inUse(img.id)) items.push(...await d.images.images.remove(img.id, { force: true, inUse }));
     } else {
-      items = await d.images.images.prune({ inUse });
+      const cache = d.buildCache();
+      items = await d.images.images.prune({ inUse: (id) => inUse(id) || cache.has(id) });
     }
     const { bytesFreed } = await d.images.collect();
     return { ImagesDeleted: items, SpaceReclaimed: bytesFreed };

@@ -41,7 +41,7 @@ export interface ImageServiceLike {
   unmountRootfs(target: string): Promise<void> | void;
   removeRootfs(key: string): Promise<void>;
   rootfsMounts(key: string): Promise<unknown>;
-  commitLayer?(imageId: string, layer: Readable, opts: { reference?: string; config: Record<string, unknown>; comment?: string; author?: string; containerId?: string }): Promise<string>;
+  commitLayer?(imageId: string, layer: Readable, opts: { reference?: string; config: Record<string, unknown>; comment?: string; author?: string; containerId?: string; createdBy?: string }): Promise<string>;
 }
 
 export interface ContainerRunnerOptions {
@@ -322,22 +322,29 @@ export class ContainerRunner {
    * docker commit: the container's writable layer as a new layer on its image, with its config
    * (and --change instructions). A running container is paused meanwhile unless pause is false.
    */
-  async commit(ref: string, o: { reference?: string; comment?: string; author?: string; pause?: boolean; changes?: string[]; config?: Record<string, unknown> }): Promise<string> {
+  async commit(ref: string, o: { reference?: string; comment?: string; author?: string; pause?: boolean; changes?: string[]; config?: Record<string, unknown>; createdBy?: string; exactConfig?: boolean }): Promise<string> {
     const c = this.store.get(ref);
     if (!this.o.images.commitLayer) throw new NotImplemented("commit needs the engine's image service");
     const pause = o.pause !== false && c.State.Running && !c.State.Paused;
     if (pause) await this.pause(c.Id);
     try {
-      const upper = writableDir((await this.o.images.rootfsMounts(c.Id)) as SnapshotMount[]);
+      const mounts = (await this.o.images.rootfsMounts(c.Id)) as SnapshotMount[];
+      const upper = writableDir(mounts);
+      const lowers = lowerDirs(mounts);
+      // The empty files the runtime made as mountpoints for /etc/hosts, hostname and resolv.conf
+      // (docker's init layer, which is never committed) stay out of the image.
+      const mountpoint = (rel: string, st: { isFile(): boolean; size: bigint }): boolean =>
+        INIT_FILES.includes(rel) && st.isFile() && st.size === 0n && !lowers.some((l) => existsSync(join(l, rel)));
       const k = c.Config as Record<string, unknown>;
       const base: Record<string, unknown> = {
         Env: k.Env, Cmd: k.Cmd, Entrypoint: k.Entrypoint, WorkingDir: k.WorkingDir, User: k.User, Labels: k.Labels,
         ExposedPorts: k.ExposedPorts, Volumes: k.Volumes, StopSignal: k.StopSignal, OnBuild: k.OnBuild,
       };
-      const config = applyChanges({ ...base, ...(o.config ?? {}) }, o.changes ?? []);
+      // A build step gives the image's whole config (exactConfig); docker commit merges into the container's.
+      const config = applyChanges(o.exactConfig ? { ...(o.config ?? {}) } : { ...base, ...(o.config ?? {}) }, o.changes ?? []);
       for (const key of Object.keys(config)) if (config[key] === undefined || config[key] === null || config[key] === "") delete config[key];
-      const id = await this.o.images.commitLayer(c.Image, Readable.from(overlayDiff(upper)), {
-        reference: o.reference, config, comment: o.comment, author: o.author, containerId: c.Id,
+      const id = await this.o.images.commitLayer(c.Image, Readable.from(overlayDiff(upper, mountpoint)), {
+        reference: o.reference, config, comment: o.comment, author: o.author, containerId: c.Id, createdBy: o.createdBy,
       });
       this.o.events.emit("container", "commit", c.Id, this.attrs(c));
       return id;
@@ -721,6 +728,8 @@ function sizeOf(s: string): number {
   if (!m) throw new InvalidArgument(`invalid log max-size: ${s}`);
   return Number(m[1]) * ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? "").toLowerCase() as "k"] ?? 1);
 }
+
+const INIT_FILES = ["etc/hosts", "etc/hostname", "etc/resolv.conf"];
 
 /** The HostConfig fields `docker update` may change. */
 const UPDATABLE = ["Memory", "MemorySwap", "MemoryReservation", "KernelMemory", "NanoCpus", "CpuShares", "CpuPeriod", "CpuQuota",

@@ -182,6 +182,23 @@ export class EngineImages {
   }
 
   /**
+   * A new image on the same layers with another config: what a build's config-only step makes
+   * (a history entry with empty_layer, as docker's).
+   */
+  async amend(imageId: string, config: Record<string, unknown>, createdBy: string, author?: string): Promise<string> {
+    const parent = await this.config(imageId);
+    const img = await this.images.get(imageId);
+    const parentManifest = JSON.parse((await this.content.readBlob(img.manifest.digest)).toString("utf8")) as { layers: { mediaType: string; digest: string; size: number }[] };
+    const created = new Date().toISOString();
+    const next = {
+      ...parent, created, config,
+      ...(author ? { author } : {}),
+      history: [...(parent.history ?? []), { created, created_by: createdBy, empty_layer: true }],
+    } as ImageConfig;
+    return this.writeImage(next, parentManifest.layers);
+  }
+
+  /**
    * After images are deleted: blobs no image reaches are removed from the content store, and
    * unpacked layers no image's chain needs are removed from the snapshotter (a layer under a
    * container's writable layer is kept: the snapshotter refuses to remove a parent).

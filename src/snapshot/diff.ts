@@ -90,24 +90,25 @@ function whiteoutEntry(parentRel: string, name: string, st?: BigIntStats): TarWr
 const isOverlayWhiteout = (abs: string, st: BigIntStats): boolean =>
   (st.isCharacterDevice() && st.rdev === 0n) || (st.isFile() && st.size === 0n && getXattr(abs, "trusted.overlay.whiteout") !== undefined);
 
-async function* walkUpper(root: string, rel: string, links: Links): AsyncGenerator<TarWriteEntry> {
+async function* walkUpper(root: string, rel: string, links: Links, skip?: (rel: string, st: BigIntStats) => boolean): AsyncGenerator<TarWriteEntry> {
   const dir = rel === "" ? root : join(root, rel);
   for (const name of await names(dir)) {
     const crel = rel === "" ? name : `${rel}/${name}`, abs = join(dir, name);
     const st = await lstat(abs, { bigint: true });
+    if (skip?.(crel, st)) continue;
     if (isOverlayWhiteout(abs, st)) { yield whiteoutEntry(rel, name, st); continue; }
     const e = await entryFor(crel, abs, st, links);
     if (e) yield e;
     if (st.isDirectory()) {
       if (getXattr(abs, OVERLAY_OPAQUE_XATTR)?.toString() === "y") yield { header: { name: `${crel}/${OPAQUE_MARKER}`, type: "file", size: 0, mode: 0o644, mtime: e?.header.mtime } };
-      yield* walkUpper(root, crel, links);
+      yield* walkUpper(root, crel, links, skip);
     }
   }
 }
 
-/** The layer tar of an overlay upper (or committed layer) directory. */
-export function overlayDiff(upper: string): AsyncIterable<Buffer> {
-  return writeTar(walkUpper(upper, "", new Map()));
+/** The layer tar of an overlay upper (or committed layer) directory; `skip` leaves entries out. */
+export function overlayDiff(upper: string, skip?: (rel: string, st: BigIntStats) => boolean): AsyncIterable<Buffer> {
+  return writeTar(walkUpper(upper, "", new Map(), skip));
 }
 
 async function sameContent(a: string, b: string, size: bigint): Promise<boolean> {

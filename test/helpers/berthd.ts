@@ -90,7 +90,8 @@ export async function startBerthd(opts: { importBusybox?: boolean; daemonArgs?: 
   const sock = join(dir, "berth.sock");
   const host = `unix://${sock}`;
   const cgroupParent = `/berth-test-d${process.pid}`;
-  const env = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, "client") } as Record<string, string>;
+  // DOCKER_BUILDKIT=0: the docker CLI's classic builder protocol (POST /build), which berthd serves.
+  const env = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, "client"), DOCKER_BUILDKIT: "0" } as Record<string, string>;
   let child: ChildProcess | undefined;
 
   const docker: PrivateBerthd["docker"] = (args, input) => {

@@ -55,3 +55,29 @@ export function nginxRootfsTar(): string {
   renameSync(tmp, dest);
   return dest;
 }
+
+/**
+ * A Debian bookworm root filesystem tar (debootstrap --variant=minbase through the package mirror
+ * apt uses), made once and cached: the base of the build tests' Debian images.
+ */
+export function debianRootfsTar(): string {
+  const dest = join(cacheDir, "debian-bookworm-rootfs.tar");
+  if (existsSync(dest)) return dest;
+  mkdirSync(cacheDir, { recursive: true });
+  const root = `${dest}.root-${process.pid}`;
+  rmSync(root, { recursive: true, force: true });
+  let mirror = "http://deb.debian.org/debian";
+  try {
+    const m = /^URIs:\s*(\S+)/m.exec(execFileSync("sh", ["-c", "cat /etc/apt/sources.list.d/*.sources 2>/dev/null"], { encoding: "utf8" }));
+    if (m) mirror = m[1]!;
+  } catch { /* the default */ }
+  try {
+    execFileSync("debootstrap", ["--variant=minbase", "bookworm", root, mirror], { stdio: ["ignore", "ignore", "inherit"], timeout: 20 * 60_000 });
+    execFileSync("tar", ["-C", root, "--numeric-owner", "-cf", `${dest}.new`, "."]);
+    renameSync(`${dest}.new`, dest);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(`${dest}.new`, { force: true });
+  }
+  return dest;
+}

@@ -1,0 +1,98 @@
+/**
+ * Docker Engine API: POST /build (the classic builder's protocol: the context as a tar body, plain
+ * or gzip; options in the query; docker's JSON progress stream) and POST /build/prune.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { PassThrough, type Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import type { Builder } from "../build/builder.js";
+import type { EngineImages } from "../engine/images.js";
+import type { EventBus } from "../engine/events.js";
+import { InvalidArgument } from "../errdefs.js";
+import { applyLayer } from "../snapshot/index.js";
+import { flag, Status, type Router } from "./http.js";
+
+export interface BuildDeps {
+  builder: Builder;
+  images: EngineImages;
+  events: EventBus;
+  dataRoot: string;
+}
+
+function jsonParam(q: URLSearchParams, name: string): Record<string, string> {
+  const raw = q.get(name);
+  if (!raw) return {};
+  try {
+    const o = JSON.parse(raw) as Record<string, string | null>;
+    return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null)) as Record<string, string>;
+  } catch {
+    throw new InvalidArgument(`${name}: not a JSON object`);
+  }
+}
+
+/** The body as a tar stream: gzip is recognised by its magic bytes, as docker does. */
+async function tarStream(body: Readable): Promise<Readable> {
+  const out = new PassThrough();
+  let first = true;
+  const pipeTo = (s: Readable): void => { s.pipe(out); s.on("error", (e) => out.destroy(e)); };
+  return new Promise((resolve, reject) => {
+    body.once("error", reject);
+    body.once("readable", () => {
+      if (!first) return;
+      first = false;
+      const head = body.read(2) as Buffer | null;
+      if (head) body.unshift(head);
+      if (head && head[0] === 0x1f && head[1] === 0x8b) { const gz = createGunzip(); body.pipe(gz); pipeTo(gz); } else pipeTo(body);
+      resolve(out);
+    });
+    body.once("end", () => { if (first) { first = false; out.end(); resolve(out); } });
+  });
+}
+
+export function buildRoutes(r: Router, d: BuildDeps): void {
+  r.add("POST", "/build", async (c) => {
+    const q = c.query;
+    const opts = {
+      dockerfile: q.get("dockerfile") ?? "Dockerfile", tags: q.getAll("t"), buildArgs: jsonParam(q, "buildargs"),
+      labels: jsonParam(q, "labels"), target: q.get("target") || undefined, noCache: flag(q, "nocache"),
+      networkMode: q.get("networkmode") || undefined, quiet: flag(q, "q"),
+    };
+    if (q.get("remote")) throw new InvalidArgument("building from a remote context is not supported: send the context as the request body");
+    const dir = await mkdtemp(join(d.dataRoot, "build", "context-"));
+    const res = c.res!;
+    const send = (o: unknown): void => { if (!res.writableEnded) res.write(`${JSON.stringify(o)}\n`); };
+    try {
+      await applyLayer(dir, (await tarStream(c.req)) as unknown as Parameters<typeof applyLayer>[1], { whiteouts: "delete" });
+      res.writeHead(200, { "Content-Type": "application/json" }).flushHeaders();
+      const id = await d.builder.build({ ...opts, contextDir: dir }, (s) => { if (!opts.quiet) send({ stream: s }); });
+      send({ aux: { ID: id } });
+      if (!opts.quiet) send({ stream: `Successfully built ${id.replace(/^sha256:/, "").slice(0, 12)}\n` });
+      for (const t of opts.tags) send({ stream: `Successfully tagged ${t.includes(":") ? t : `${t}:latest`}\n` });
+      if (opts.quiet) send({ stream: `${id}\n` });
+      d.events.emit("image", "build", id, {});
+    } catch (e) {
+      const m = (e as Error).message;
+      if (!res.headersSent) throw e;
+      send({ errorDetail: { message: m }, error: m });
+    } finally {
+      res.end();
+      await rm(dir, { recursive: true, force: true }).catch(() => {});
+    }
+    return new Status(0);
+  });
+  r.add("POST", "/build/prune", async () => {
+    const ids = await d.builder.prune();
+    const deleted: string[] = [];
+    for (const id of ids) {
+      try {
+        const img = await d.images.inspect(id);
+        if (img.RepoTags?.length) continue;
+        await d.images.images.remove(id);
+        deleted.push(id);
+      } catch { /* gone, or in use */ }
+    }
+    const { bytesFreed } = await d.images.collect();
+    return { CachesDeleted: deleted, SpaceReclaimed: bytesFreed };
+  });
+}
