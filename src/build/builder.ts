@@ -113,38 +113,41 @@ export class Builder {
       last = names.indexOf(opts.target.toLowerCase());
       if (last < 0) throw new InvalidArgument(`failed to reach build target ${opts.target} in Dockerfile`);
     }
-    const total = stages.slice(0, last + 1).reduce((a, s) => a + s.length, 0);
-    let step = 0;
+    // What each stage needs: the stage its FROM names and those its COPY --from name. Only the
+    // target and what it needs are built; stages that do not need each other build in parallel.
+    const fromOf = (si: number): string => processWord(stages[si]![0]!.args.replace(/\s+AS\s+\S+\s*$/i, ""), globalArgs, escape);
+    const deps = stages.map((insts, si) => {
+      const refs = [fromOf(si), ...insts.filter((x) => x.flags.from).map((x) => x.flags.from!)].map((r) => names.indexOf(r.toLowerCase()));
+      return [...new Set(refs.filter((r) => r >= 0 && r < si))];
+    });
+    const needed = new Set<number>();
+    const need = (si: number): void => { if (needed.has(si)) return; needed.add(si); deps[si]!.forEach(need); };
+    need(last);
+    const order = [...needed].sort((a, b) => a - b);
+    const total = order.reduce((a, si) => a + stages[si]!.length, 0);
+    const firstStep = new Map<number, number>();
+    order.reduce((n, si) => (firstStep.set(si, n), n + stages[si]!.length), 0);
     const built: string[] = [];
     const usedArgs = new Set<string>();
-    for (let si = 0; si <= last; si++) {
-      const insts = stages[si]!;
-      const from = insts[0]!;
-      const fromRef = processWord(from.args.replace(/\s+AS\s+\S+\s*$/i, ""), globalArgs, escape);
-      out(`Step ${++step}/${total} : ${from.original}\n`);
-      const stageIdx = names.indexOf(fromRef.toLowerCase());
-      let image: string;
-      if (stageIdx >= 0 && stageIdx < si) image = built[stageIdx]!;
-      else if (fromRef === "scratch") throw new NotImplemented(`Dockerfile line ${from.line}: FROM scratch is not supported yet: start from an image`);
-      else image = (await this.o.images.inspect(fromRef).catch(() => { throw new NotFound(`Dockerfile line ${from.line}: pull access denied or image not found: ${fromRef} (berth builds from local images: pull or import it first)`); })).Id;
-      const base = await this.o.images.config(image);
-      const st: Stage = { name: names[si]!, image, config: { ...(base.config ?? {}) }, shell: (base.config?.Shell as string[] | undefined) ?? DEFAULT_SHELL, args: {}, cmdSet: false, noCache: !!opts.noCache };
-      out(` ---> ${short(image)}\n`);
-      // ONBUILD triggers of the base image run first.
-      const triggers = ((st.config.OnBuild as string[] | null) ?? []).flatMap((t) => parseDockerfile(t).map((x) => ({ ...x, line: from.line })));
-      st.config.OnBuild = null;
-      for (const t of triggers) {
-        out(`# Executing ${triggers.length} build trigger${triggers.length === 1 ? "" : "s"}\n`);
-        await this.step(st, t, { opts, escape, ignore, names, built, globalArgs, usedArgs }, out);
+    const printer = new StageOutput(order, out);
+    const running = new Map<number, Promise<void>>();
+    const buildStage = (si: number): Promise<void> => {
+      let p = running.get(si);
+      if (!p) {
+        p = (async () => {
+          await Promise.all(deps[si]!.map(buildStage));
+          await this.stage(si, stages[si]!, { fromRef: fromOf(si), names, built, opts, escape, ignore, globalArgs, usedArgs, step: firstStep.get(si)!, total }, (t) => printer.write(si, t));
+          printer.done(si);
+        })();
+        running.set(si, p);
       }
-      for (const ins of insts.slice(1)) {
-        out(`Step ${++step}/${total} : ${ins.original}\n`);
-        await this.step(st, ins, { opts, escape, ignore, names, built, globalArgs, usedArgs }, out);
-        out(` ---> ${short(st.image)}\n`);
-      }
-      // What the config says now becomes the stage's image (a history entry, no layer).
-      st.image = await this.settle(st);
-      built[si] = st.image;
+      return p;
+    };
+    try {
+      await buildStage(last);
+    } finally {
+      // A failed stage may leave others running: wait for them, so nothing is left half-made.
+      await Promise.allSettled(running.values());
     }
     let final = built[last]!;
     if (Object.keys(opts.labels).length) {
@@ -155,6 +158,35 @@ export class Builder {
     if (unused.length) out(`[Warning] One or more build-args [${unused.join(" ")}] were not consumed\n`);
     for (const t of opts.tags) await this.o.images.images.tag(final, t);
     return final;
+  }
+
+  /** One stage: its base, its base's ONBUILD triggers, its instructions; its image goes to built[si]. */
+  private async stage(si: number, insts: Instruction[], c: { fromRef: string; names: string[]; built: string[]; opts: BuildOptions; escape: string; ignore: DockerIgnore; globalArgs: Record<string, string>; usedArgs: Set<string>; step: number; total: number }, out: (s: string) => void): Promise<void> {
+    const from = insts[0]!;
+    let step = c.step;
+    out(`Step ${++step}/${c.total} : ${from.original}\n`);
+    const stageIdx = c.names.indexOf(c.fromRef.toLowerCase());
+    let image: string;
+    if (stageIdx >= 0 && stageIdx < si) image = c.built[stageIdx]!;
+    else if (c.fromRef === "scratch") throw new NotImplemented(`Dockerfile line ${from.line}: FROM scratch is not supported yet: start from an image`);
+    else image = (await this.o.images.inspect(c.fromRef).catch(() => { throw new NotFound(`Dockerfile line ${from.line}: pull access denied or image not found: ${c.fromRef} (berth builds from local images: pull or import it first)`); })).Id;
+    const base = await this.o.images.config(image);
+    const st: Stage = { name: c.names[si]!, image, config: { ...(base.config ?? {}) }, shell: (base.config?.Shell as string[] | undefined) ?? DEFAULT_SHELL, args: {}, cmdSet: false, noCache: !!c.opts.noCache };
+    out(` ---> ${short(image)}\n`);
+    const ctx = { opts: c.opts, escape: c.escape, ignore: c.ignore, names: c.names, built: c.built, globalArgs: c.globalArgs, usedArgs: c.usedArgs };
+    // ONBUILD triggers of the base image run first.
+    const triggers = ((st.config.OnBuild as string[] | null) ?? []).flatMap((t) => parseDockerfile(t).map((x) => ({ ...x, line: from.line })));
+    st.config.OnBuild = null;
+    if (triggers.length) out(`# Executing ${triggers.length} build trigger${triggers.length === 1 ? "" : "s"}\n`);
+    for (const t of triggers) await this.step(st, t, ctx, out);
+    for (const ins of insts.slice(1)) {
+      out(`Step ${++step}/${c.total} : ${ins.original}\n`);
+      await this.step(st, ins, ctx, out);
+      out(` ---> ${short(st.image)}\n`);
+    }
+    // What the config says now becomes the stage's image (a history entry, no layer).
+    st.image = await this.settle(st);
+    c.built[si] = st.image;
   }
 
   /** The pending config written as an image when it differs from the current image's. */
@@ -274,9 +306,13 @@ export class Builder {
     try { await this.o.images.inspect(id); return id; } catch { delete this.cache[key]; return undefined; }
   }
 
-  private async remember(key: string, id: string): Promise<void> {
+  private saving: Promise<void> = Promise.resolve();
+
+  /** Records a step; writes are one after another, each with the whole cache (parallel stages add at once). */
+  private remember(key: string, id: string): Promise<void> {
     this.cache[key] = id;
-    await writeFileAtomic(this.cacheFile, JSON.stringify(this.cache));
+    this.saving = this.saving.catch(() => {}).then(() => writeFileAtomic(this.cacheFile, JSON.stringify(this.cache)));
+    return this.saving;
   }
 
   /**
@@ -429,6 +465,34 @@ function envMap(env: string[] | null | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of env ?? []) { const i = e.indexOf("="); out[i < 0 ? e : e.slice(0, i)] = i < 0 ? "" : e.slice(i + 1); }
   return out;
+}
+
+/**
+ * The output of stages built in parallel, in docker's order: the first unfinished stage streams
+ * live; a later stage's lines wait until every stage before it is done.
+ */
+class StageOutput {
+  private readonly pending = new Map<number, string[]>();
+  private readonly finished = new Set<number>();
+  private at = 0;
+
+  constructor(private readonly order: number[], private readonly out: (s: string) => void) {}
+
+  write(si: number, text: string): void {
+    if (this.order[this.at] === si) this.out(text);
+    else (this.pending.get(si) ?? this.pending.set(si, []).get(si)!).push(text);
+  }
+
+  done(si: number): void {
+    this.finished.add(si);
+    while (this.at < this.order.length && this.finished.has(this.order[this.at]!)) {
+      this.at++;
+      const next = this.order[this.at];
+      if (next === undefined) break;
+      for (const t of this.pending.get(next) ?? []) this.out(t);
+      this.pending.delete(next);
+    }
+  }
 }
 
 /** JSON with object keys sorted: equal configs give equal text whatever order their keys were set in. */

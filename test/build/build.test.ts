@@ -106,6 +106,34 @@ test("the step cache: an unchanged context hits every step; a touched file still
   assert.equal(berth("run", "--rm", "chmod:1", "stat", "-c", "%a %u %g", "/p"), "700 1 1\n");
 });
 
+test("multi-stage: independent stages run at the same time, output stays in docker's order, unused stages are skipped, --target", () => {
+  const dir = context("stages", {
+    Dockerfile: [
+      "FROM busybox AS a",
+      "RUN cut -d\" \" -f1 /proc/uptime > /start && sleep 1 && cut -d\" \" -f1 /proc/uptime > /end",
+      "FROM busybox AS broken",
+      "RUN exit 3",
+      "FROM busybox AS b",
+      "RUN cut -d\" \" -f1 /proc/uptime > /start && sleep 1 && cut -d\" \" -f1 /proc/uptime > /end",
+      "FROM busybox",
+      "COPY --from=a /start /a.start",
+      "COPY --from=a /end /a.end",
+      "COPY --from=b /start /b.start",
+      "COPY --from=b /end /b.end",
+    ].join("\n"),
+  });
+  const out = berth("build", "--network", "none", "-t", "stages:1", dir);
+  const steps = [...out.matchAll(/^Step (\d+)\/(\d+) :/gm)].map((m) => Number(m[1]));
+  assert.deepEqual(steps, [1, 2, 3, 4, 5, 6, 7, 8, 9], "the broken stage is not built, and steps print in order");
+  assert.doesNotMatch(out, /exit 3/);
+  const t = berth("run", "--rm", "stages:1", "cat", "/a.start", "/a.end", "/b.start", "/b.end").trim().split("\n").map(Number);
+  assert.ok(t[0]! < t[3]! && t[2]! < t[1]!, `the two stages' RUN steps overlap in time: ${t.join(" ")}`);
+  const target = d.berth(["build", "--network", "none", "--target", "broken", dir]);
+  assert.equal(target.status, 1);
+  assert.match(target.stderr, /returned a non-zero code: 3/);
+  assert.match(d.berth(["build", "--target", "nosuch", dir]).stderr, /failed to reach build target nosuch/);
+});
+
 /**
  * The table: each Dockerfile, one concern, built by berth and by Debian's dockerd (classic builder)
  * with the same context; their configs and the listings of the paths they touch must be equal.
