@@ -12,7 +12,7 @@ PACKAGES=(
   docker-registry skopeo apache2-utils zstd  # a real registry (htpasswd auth), an independent client, zstd layers
   lxcfs                            # --resource-view
   containernetworking-plugins iptables  # networking through CNI
-  debootstrap tmux util-linux iproute2 procps
+  debootstrap tmux util-linux iproute2 procps curl   # curl: the demo and tests reach published ports
 )
 
 missing=()
