@@ -24,7 +24,7 @@ Images:      images pull push tag rmi import history save load login logout
 Volumes:     volume create|ls|inspect|rm|prune
 Networks:    network create|ls|inspect|rm|prune|connect|disconnect, port
 Build:       build, builder prune
-System:      version info events daemon
+System:      version info events daemon, system df|prune
 Forms:       berth container ls|rm|prune|..., berth image ls|rm|pull|prune|..., berth system info|df
 `;
 
@@ -123,7 +123,7 @@ async function command(name: string): Promise<Cmd | undefined> {
   if (IMAGE_CMDS.includes(name)) return (await import("./images.js")).imageCommands[name];
   if (name === "network" || name === "port") return (await import("./networks.js"))[name];
   if (name === "build" || name === "builder-prune") return (await import("./build.js"))[name === "build" ? "build" : "builderPrune"];
-  return ({ version, info, volume, events, "container-prune": prune("container"), "image-prune": prune("image"), "system-df": df } as Record<string, Cmd>)[name];
+  return ({ version, info, volume, events, "container-prune": prune("container"), "image-prune": prune("image"), "system-df": df, "system-prune": systemPrune } as Record<string, Cmd>)[name];
 }
 
 /** docker's confirmation for destructive commands: "y" on stdin, anything else (or EOF) is no. */
@@ -153,6 +153,32 @@ const prune = (what: "container" | "image"): Cmd => async (c, argv) => {
   const items = (r.ImagesDeleted ?? []) as { Untagged?: string; Deleted?: string }[];
   if (items.length) process.stdout.write(`Deleted Images:\n${items.map((x) => (x.Untagged ? `untagged: ${x.Untagged}` : `deleted: ${x.Deleted}`)).join("\n")}\n\n`);
   process.stdout.write(`Total reclaimed space: ${humanSize(r.SpaceReclaimed ?? 0)}\n`);
+};
+
+/** docker system prune: stopped containers, unused networks, dangling (-a: unused) images, build cache; --volumes too. */
+const systemPrune: Cmd = async (c, argv) => {
+  const p = parseArgs("system prune", argv, [b("force", "f"), b("all", "a"), b("volumes"), l("filter")]);
+  const what = ["all stopped containers", "all networks not used by at least one container", ...(bool(p, "volumes") ? ["all anonymous volumes not used by at least one container"] : []),
+    bool(p, "all") ? "all images without at least one container associated to them" : "all dangling images", "unused build cache"];
+  if (!bool(p, "force") && !(await confirm(`WARNING! This will remove:\n${what.map((w) => `  - ${w}`).join("\n")}\n\nAre you sure you want to continue?`))) return;
+  let space = 0;
+  const section = (title: string, items: string[]): void => { if (items.length) process.stdout.write(`${title}:\n${items.join("\n")}\n\n`); };
+  const containers = await c.json("POST", "/containers/prune");
+  section("Deleted Containers", containers.ContainersDeleted ?? []);
+  space += containers.SpaceReclaimed ?? 0;
+  section("Deleted Networks", (await c.json("POST", "/networks/prune")).NetworksDeleted ?? []);
+  if (bool(p, "volumes")) {
+    const v = await c.json("POST", "/volumes/prune");
+    section("Deleted Volumes", v.VolumesDeleted ?? []);
+    space += v.SpaceReclaimed ?? 0;
+  }
+  const images = await c.json("POST", "/images/prune", { query: { filters: bool(p, "all") ? JSON.stringify({ dangling: ["false"] }) : undefined } });
+  section("Deleted Images", ((images.ImagesDeleted ?? []) as { Untagged?: string; Deleted?: string }[]).map((x) => (x.Untagged ? `untagged: ${x.Untagged}` : `deleted: ${x.Deleted}`)));
+  space += images.SpaceReclaimed ?? 0;
+  const cache = await c.json("POST", "/build/prune");
+  section("Deleted build cache objects", cache.CachesDeleted ?? []);
+  space += cache.SpaceReclaimed ?? 0;
+  process.stdout.write(`Total reclaimed space: ${humanSize(space)}\n`);
 };
 
 const df: Cmd = async (c, argv) => {
@@ -187,7 +213,7 @@ const events: Cmd = async (c, argv) => {
 const FORMS: Record<string, Record<string, string>> = {
   container: { ls: "ps", list: "ps", rm: "rm", remove: "rm", inspect: "inspect", prune: "container-prune" },
   image: { ls: "images", list: "images", rm: "rmi", remove: "rmi", inspect: "inspect", pull: "pull", push: "push", tag: "tag", import: "import", history: "history", prune: "image-prune", save: "save", load: "load" },
-  system: { info: "info", df: "system-df", events: "events" },
+  system: { info: "info", df: "system-df", events: "events", prune: "system-prune" },
   builder: { prune: "builder-prune", build: "build" },
 };
 

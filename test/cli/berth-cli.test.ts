@@ -291,6 +291,15 @@ test("prune and system df: stopped containers and unused images go, only when co
   assert.doesNotMatch(left, /cli-commit-only/);
   assert.match(left, /^busybox:latest$/m, "an image a container uses stays");
   ok(["rm", "-f", "cli-running"]);
+  // system prune: containers, networks, dangling images and build cache in one command.
+  ok(["run", "--name", "cli-stopped2", "busybox", "true"]);
+  ok(["network", "create", "cli-unused-net"]);
+  const sys = ok(["system", "prune", "-f"]);
+  assert.match(sys, /Deleted Containers:\n[0-9a-f]{64}/);
+  assert.match(sys, /Deleted Networks:\ncli-unused-net/);
+  assert.match(sys, /Total reclaimed space: /);
+  assert.equal(ok(["ps", "-aq"]), "");
+  assert.doesNotMatch(ok(["network", "ls", "--format", "{{.Name}}"]), /cli-unused-net/);
 });
 
 test("events: a run's lifecycle, filtered and formatted", () => {

@@ -297,11 +297,11 @@ function footprint(): { mounts: number; cgroups: number; shims: number; fds: num
   return { mounts, cgroups, shims, fds, runDirs };
 }
 
-test("no leaks: 30 sequential run --rm and 10 parallel run -d + rm leave nothing behind", async () => {
+test("no leaks: 100 sequential run --rm and 10 parallel run -d + rm leave nothing behind", async () => {
   ok(["run", "--rm", "busybox", "true"]); // warm up: lazily opened descriptors
   await until("the warm-up's shim to go", () => footprint().shims === 0);
   const before = footprint();
-  for (let i = 0; i < 30; i++) ok(["run", "--rm", "busybox", "true"]);
+  for (let i = 0; i < 100; i++) ok(["run", "--rm", "busybox", "true"]);
   const env = { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, "client") };
   const runOne = (i: number) => new Promise<number>((resolve) => {
     spawn("docker", ["run", "-d", "--name", `par${i}`, "busybox", "sleep", "100"], { env, stdio: "ignore" }).on("exit", (code) => resolve(code ?? -1));
