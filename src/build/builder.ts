@@ -168,10 +168,16 @@ export class Builder {
     const stageIdx = c.names.indexOf(c.fromRef.toLowerCase());
     let image: string;
     if (stageIdx >= 0 && stageIdx < si) image = c.built[stageIdx]!;
-    else if (c.fromRef === "scratch") throw new NotImplemented(`Dockerfile line ${from.line}: FROM scratch is not supported yet: start from an image`);
+    else if (c.fromRef === "scratch") {
+      image = await this.o.images.scratch();
+      // Held by the cache like an intermediate image, so it is hidden from `images` and kept.
+      if (!this.cache.scratch) await this.remember("scratch", image);
+    }
     else image = (await this.o.images.inspect(c.fromRef).catch(() => { throw new NotFound(`Dockerfile line ${from.line}: pull access denied or image not found: ${c.fromRef} (berth builds from local images: pull or import it first)`); })).Id;
     const base = await this.o.images.config(image);
-    const st: Stage = { name: c.names[si]!, image, config: { ...(base.config ?? {}) }, shell: (base.config?.Shell as string[] | undefined) ?? DEFAULT_SHELL, args: {}, cmdSet: false, noCache: !!c.opts.noCache };
+    // docker's classic builder gives a stage from scratch the default PATH.
+    const baseConfig = c.fromRef === "scratch" ? { Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] } : { ...(base.config ?? {}) };
+    const st: Stage = { name: c.names[si]!, image, config: baseConfig, shell: (base.config?.Shell as string[] | undefined) ?? DEFAULT_SHELL, args: {}, cmdSet: false, noCache: !!c.opts.noCache };
     out(` ---> ${short(image)}\n`);
     const ctx = { opts: c.opts, escape: c.escape, ignore: c.ignore, names: c.names, built: c.built, globalArgs: c.globalArgs, usedArgs: c.usedArgs };
     // ONBUILD triggers of the base image run first.

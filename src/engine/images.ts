@@ -57,11 +57,19 @@ export class EngineImages {
     }
   }
 
-  private async topChain(imageId: string): Promise<string> {
-    const cfg = await this.config(imageId);
-    const ids = cfg.rootfs.diff_ids;
-    if (ids.length === 0) throw new InvalidArgument(`image ${imageId} has no layers`);
-    return chainId(ids);
+  /** The top layer's chain ID; undefined for an image with no layers (a build's FROM scratch). */
+  private async topChain(imageId: string): Promise<string | undefined> {
+    const ids = (await this.config(imageId)).rootfs.diff_ids;
+    return ids.length ? chainId(ids) : undefined;
+  }
+
+  /**
+   * The empty image `FROM scratch` starts from: no layers, an empty config. Its content is fixed,
+   * so its ID is the same every time.
+   */
+  async scratch(): Promise<string> {
+    const cfg = { architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: [] }, history: [] };
+    return this.addImage(Buffer.from(JSON.stringify(cfg)), [], []);
   }
 
   async prepareRootfs(key: string, imageId: string): Promise<Mount[]> {
@@ -169,7 +177,7 @@ export class EngineImages {
     const parent = await this.config(imageId);
     const img = await this.images.get(imageId);
     const parentManifest = JSON.parse((await this.content.readBlob(img.manifest.digest)).toString("utf8")) as { layers: { mediaType: string; digest: string; size: number }[] };
-    const { diffId, size } = await this.storeLayer(layer, chainId(parent.rootfs.diff_ids));
+    const { diffId, size } = await this.storeLayer(layer, parent.rootfs.diff_ids.length ? chainId(parent.rootfs.diff_ids) : undefined);
     const created = new Date().toISOString();
     const config = {
       ...parent, created, config: opts.config,

@@ -180,6 +180,8 @@ const TABLE: { name: string; files?: Record<string, string>; dockerfile: string;
   { name: "volume and stopsignal from env", dockerfile: "FROM busybox\nENV V=/vol S=9\nVOLUME $V\nSTOPSIGNAL $S" },
   { name: "several run layers", dockerfile: "FROM busybox\nRUN mkdir /a && touch /a/b /a/c\nRUN rm /a/b\nRUN echo d > /a/d", list: "/a" },
   { name: "copy the whole context", files: { "x/y": "y\n", z: "z\n", ".dockerignore": "Dockerfile" }, dockerfile: "FROM busybox\nCOPY . /all/", list: "/all" },
+  { name: "from scratch", files: { f: "f\n" }, dockerfile: 'FROM scratch\nCOPY f /f\nENV A=1\nCMD ["/f"]' },
+  { name: "copy from a scratch stage", files: { f: "f\n", "d/e": "e\n" }, dockerfile: "FROM scratch AS s\nCOPY f d /in/\nFROM busybox\nCOPY --from=s /in /g", list: "/g" },
   { name: "run with pipes and quotes", dockerfile: 'FROM busybox\nRUN echo "a  b" | tr a-z A-Z > /q && echo \'$HOME\' >> /q', list: "/q" },
 ];
 
