@@ -148,6 +148,7 @@ export class Builder {
     } finally {
       // A failed stage may leave others running: wait for them, so nothing is left half-made.
       await Promise.allSettled(running.values());
+      rmSync(`${opts.contextDir}.dl`, { recursive: true, force: true });
     }
     let final = built[last]!;
     if (Object.keys(opts.labels).length) {
@@ -395,7 +396,10 @@ export class Builder {
       for (const s of srcs) {
         if (/^https?:\/\//.test(s)) {
           if (ins.cmd === "COPY") throw new InvalidArgument(`COPY does not take URLs (${s}): use ADD`);
-          throw new NotImplemented(`ADD from a URL (${s}) is not supported yet: download it into the context`);
+          // Downloaded next to the context (mode 0600, as docker's; never extracted), keyed by content.
+          const abs = await download(s, `${ctx.opts.contextDir}.dl`);
+          entries.push({ abs, name: `/${posix.basename(abs)}`, isDir: false, tarball: false });
+          continue;
         }
         const matches = await expandSource(root, s, isContext ? ctx.ignore : undefined);
         if (!matches.length) throw new NotFound(`${ins.cmd} failed: file not found in build context or excluded by .dockerignore: stat ${s}: file does not exist`);
@@ -627,6 +631,27 @@ async function checksum(paths: string[], ignore: DockerIgnore | undefined, root:
   };
   for (const p of paths) await visit(p);
   return h.digest("hex");
+}
+
+/** ADD's URL source: fetched to dir/<hash of the URL>/<file name from the URL>, mtime from Last-Modified. */
+async function download(url: string, dir: string): Promise<string> {
+  let res: Response;
+  try {
+    res = await fetch(url, { redirect: "follow" });
+  } catch (e) {
+    throw new InvalidArgument(`ADD failed: GET ${url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
+  }
+  if (!res.ok) throw new InvalidArgument(`ADD failed: GET ${url}: ${res.status} ${res.statusText}`);
+  const name = posix.basename(new URL(url).pathname) || "index.html";
+  const sub = join(dir, createHash("sha256").update(url).digest("hex").slice(0, 16));
+  await mkdir(sub, { recursive: true });
+  const abs = join(sub, name);
+  const { writeFile, utimes, chmod } = await import("node:fs/promises");
+  await writeFile(abs, Buffer.from(await res.arrayBuffer()), { mode: 0o600 });
+  await chmod(abs, 0o600);
+  const modified = Date.parse(res.headers.get("last-modified") ?? "");
+  if (Number.isFinite(modified)) await utimes(abs, new Date(modified), new Date(modified));
+  return abs;
 }
 
 async function head(abs: string, n: number): Promise<Buffer> {

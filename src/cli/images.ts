@@ -142,11 +142,11 @@ const importCmd: Cmd = async (c, argv) => {
   const p = parseArgs("import", argv, [l("change", "c"), s("message", "m"), s("platform")]);
   needArgs("import", p, 1, 2);
   const src = p.args[0]!;
-  if (/^https?:\/\//.test(src)) throw new CliError("import from a URL is not supported yet: download it, then `berth import FILE`", 1);
-  const raw = src === "-" ? process.stdin : createReadStream(src);
-  await new Promise<void>((resolve, reject) => { if (src === "-") resolve(); else { (raw as ReturnType<typeof createReadStream>).once("open", () => resolve()); raw.once("error", (e: NodeJS.ErrnoException) => reject(new CliError(`open ${src}: ${e.code === "ENOENT" ? "no such file or directory" : e.message}`, 1))); } });
+  const url = /^https?:\/\//.test(src);
+  const raw = url ? undefined : src === "-" ? process.stdin : createReadStream(src);
+  await new Promise<void>((resolve, reject) => { if (!raw || src === "-") resolve(); else { (raw as ReturnType<typeof createReadStream>).once("open", () => resolve()); raw.once("error", (e: NodeJS.ErrnoException) => reject(new CliError(`open ${src}: ${e.code === "ENOENT" ? "no such file or directory" : e.message}`, 1))); } });
   const [repo, t] = p.args[1] ? splitTag(p.args[1]) : [undefined, undefined];
-  const res = await c.open("POST", "/images/create", { query: { fromSrc: "-", repo, tag: t, message: str(p, "message"), changes: list(p, "change") }, raw, headers: { "Content-Type": "application/x-tar" } });
+  const res = await c.open("POST", "/images/create", { query: { fromSrc: url ? src : "-", repo, tag: t, message: str(p, "message"), changes: list(p, "change") }, ...(raw ? { raw, headers: { "Content-Type": "application/x-tar" } } : {}) });
   for await (const m of jsonLines<ProgressMsg>(res)) {
     if (m.error) throw new CliError(m.errorDetail?.message ?? m.error, 1);
     if (m.status) process.stdout.write(`${m.status}\n`);

@@ -10,6 +10,7 @@ import { familiarString, parseReference, type ProgressEvent } from "../image/ind
 import { API_VERSION, MIN_API_VERSION, flag, parseFilters, Status, writeOrAbort, type Ctx, type Router } from "./http.js";
 import { loadImages, saveImages } from "../engine/image-archive.js";
 import { applyChanges } from "../engine/container-changes.js";
+import { Readable } from "node:stream";
 
 export interface SystemDeps {
   runner: ContainerRunner;
@@ -165,16 +166,23 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
     const res = c.res!;
     res.writeHead(200, { "Content-Type": "application/json" }).flushHeaders();
     try {
-      if (src === "-") {
+      if (src) {
+        // fromSrc=- : the tar is the body; otherwise a URL berthd downloads (docker import URL).
+        let body: Readable = c.req;
+        if (src !== "-") {
+          if (!/^https?:\/\//.test(src)) throw new InvalidArgument(`fromSrc ${src}: expected - or an http(s) URL`);
+          const r = await fetch(src, { redirect: "follow" }).catch((e: Error & { cause?: Error }) => { throw new InvalidArgument(`import ${src}: ${e.cause?.message ?? e.message}`); });
+          if (!r.ok || !r.body) throw new InvalidArgument(`import ${src}: ${r.status} ${r.statusText}`);
+          body = Readable.fromWeb(r.body as import("node:stream/web").ReadableStream);
+        }
         const ref = c.query.get("repo") ? `${c.query.get("repo")}${c.query.get("tag") ? `:${c.query.get("tag")}` : ""}` : undefined;
         const changes = c.query.getAll("changes").flatMap((x) => x.split("\n")).filter((x) => x.trim());
         const config = applyChanges({ Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] }, changes);
-        const id = await d.images.importRootfs(c.req, { reference: ref, message: c.query.get("message") ?? undefined, config });
+        const id = await d.images.importRootfs(body, { reference: ref, message: c.query.get("message") ?? undefined, config });
         d.events.emit("image", "import", id, {});
         res.end(JSON.stringify({ status: id }) + "\n");
         return new Status(0);
       }
-      if (src) throw new NotImplemented("import from a URL is not supported yet; use fromSrc=-");
       const image = c.query.get("fromImage");
       if (!image) throw new InvalidArgument("fromImage or fromSrc is required");
       const tag = c.query.get("tag");

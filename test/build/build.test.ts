@@ -6,7 +6,7 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -132,6 +132,39 @@ test("multi-stage: independent stages run at the same time, output stays in dock
   assert.equal(target.status, 1);
   assert.match(target.stderr, /returned a non-zero code: 3/);
   assert.match(d.berth(["build", "--target", "nosuch", dir]).stderr, /failed to reach build target nosuch/);
+});
+
+test("ADD from a URL (a server on 127.0.0.1): saved with mode 600 and not extracted; import from a URL", async () => {
+  const www = join(work, "www");
+  mkdirSync(www, { recursive: true });
+  writeFileSync(join(www, "page.txt"), "served\n");
+  spawnSync("tar", ["-C", busyboxRootfs(), "--exclude=./.complete", "-cf", join(www, "rootfs.tar"), "."]);
+  const server = spawn("python3", ["-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory", www, "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let text = "";
+      const onData = (b: Buffer): void => { text += b.toString(); const m = /port (\d+)/.exec(text); if (m) resolve(Number(m[1])); };
+      server.stdout!.on("data", onData);
+      server.stderr!.on("data", onData);
+      server.once("exit", () => reject(new Error(`http.server exited: ${text}`)));
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const dir = context("url", { Dockerfile: `FROM busybox\nADD ${base}/page.txt /dl/\nADD ${base}/rootfs.tar /dl/kept.tar\n` });
+    berth("build", "--network", "none", "-t", "url:1", dir);
+    assert.equal(berth("run", "--rm", "url:1", "sh", "-c", "stat -c '%a %n' /dl/page.txt /dl/kept.tar; cat /dl/page.txt"), "600 /dl/page.txt\n600 /dl/kept.tar\nserved\n");
+    const missing = d.berth(["build", "--network", "none", context("url404", { Dockerfile: `FROM busybox\nADD ${base}/nosuch /x\n` })]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /line 2.*404/);
+    // docker import URL: berthd downloads the tar itself.
+    const id = berth("import", `${base}/rootfs.tar`, "from-url:1").trim();
+    assert.match(id, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(berth("run", "--rm", "from-url:1", "echo", "imported"), "imported\n");
+    const bad = d.berth(["import", `${base}/nosuch.tar`]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /404/);
+  } finally {
+    server.kill("SIGKILL");
+  }
 });
 
 /**
