@@ -15,7 +15,7 @@ import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import type { ContainerRunner } from "../engine/container-runner.js";
 import type { EngineImages } from "../engine/images.js";
-import { BerthError, InvalidArgument, NotFound, NotImplemented } from "../errdefs.js";
+import { BerthError, InvalidArgument, NotFound } from "../errdefs.js";
 import { writeFileAtomic } from "../fsutil.js";
 import { secureJoin } from "../secure-join.js";
 import { applyLayer, writeTar, type TarWriteEntry } from "../snapshot/index.js";

@@ -1,6 +1,6 @@
 /** Docker Engine API: system (ping, version, info, events), images and volumes. */
 import { release, totalmem, availableParallelism, hostname } from "node:os";
-import { InvalidArgument, NotImplemented, Unauthenticated } from "../errdefs.js";
+import { InvalidArgument, Unauthenticated } from "../errdefs.js";
 import type { ContainerRunner } from "../engine/container-runner.js";
 import type { EventBus } from "../engine/events.js";
 import type { EngineImages } from "../engine/images.js";

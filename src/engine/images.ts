@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { InvalidArgument, NotFound } from "../errdefs.js";
+import { NotFound } from "../errdefs.js";
 import {
   createContentStore, createImageStore, parseReference, createRegistryClient, pullImage, pushImage,
   type ContentStore, type ImageStore, type ImageConfig, type ProgressEvent, type Credentials, type CredentialStore,
