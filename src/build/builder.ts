@@ -8,7 +8,7 @@
  * unchanged context reuses every step.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { lchown, lstat, mkdir, readdir, readlink, stat } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { Readable } from "node:stream";
@@ -343,7 +343,7 @@ export class Builder {
   }
 
   private async run(st: Stage, ins: Instruction, ctx: { opts: BuildOptions }, out: (s: string) => void): Promise<void> {
-    const argv = ins.json ?? [...st.shell, ins.args];
+    const argv = ins.json ?? [...st.shell, runScript(ins)];
     // Build args are in RUN's environment (not in the image), as docker's classic builder does.
     const argEnv = Object.entries(st.args).filter(([k]) => !envMap(st.config.Env)[k] && k in st.args).map(([k, v]) => `${k}=${v}`);
     const key = this.key(st, `RUN ${JSON.stringify(argv)} ${JSON.stringify(argEnv)}`);
@@ -394,6 +394,17 @@ export class Builder {
       // Sources resolved inside their root (no ../, symlinks evaluated inside it), .dockerignore applied.
       const entries: { abs: string; name: string; isDir: boolean; tarball: boolean }[] = [];
       for (const s of srcs) {
+        const doc = /^<<-?(["']?)([A-Za-z_][A-Za-z0-9_]*)\1$/.exec(s);
+        if (doc && ins.heredocs?.some((h) => h.name === doc[2])) {
+          // A here-document as a file named after its word (COPY <<EOF /etc/app.conf).
+          const h = ins.heredocs.find((x) => x.name === doc[2])!;
+          const sub = join(`${ctx.opts.contextDir}.dl`, `heredoc-${createHash("sha256").update(h.body).digest("hex").slice(0, 16)}`);
+          await mkdir(sub, { recursive: true });
+          const abs = join(sub, h.name);
+          writeFileSync(abs, h.body, { mode: 0o644 });
+          entries.push({ abs, name: `/${h.name}`, isDir: false, tarball: false });
+          continue;
+        }
         if (/^https?:\/\//.test(s)) {
           if (ins.cmd === "COPY") throw new InvalidArgument(`COPY does not take URLs (${s}): use ADD`);
           // Downloaded next to the context (mode 0600, as docker's; never extracted), keyed by content.
@@ -631,6 +642,18 @@ async function checksum(paths: string[], ignore: DockerIgnore | undefined, root:
   };
   for (const p of paths) await visit(p);
   return h.digest("hex");
+}
+
+/**
+ * A shell-form RUN's script. With here-documents: `RUN <<EOF` alone runs the document as the
+ * script; otherwise the documents follow the command line, as the shell reads them (`RUN cat
+ * <<EOF > /f`).
+ */
+function runScript(ins: Instruction): string {
+  const docs = ins.heredocs ?? [];
+  if (!docs.length) return ins.args;
+  if (docs.length === 1 && /^<<-?(["']?)[A-Za-z_][A-Za-z0-9_]*\1\s*$/.test(ins.args.trim())) return docs[0]!.body;
+  return `${ins.args}\n${docs.map((d) => `${d.body}${d.name}\n`).join("")}`;
 }
 
 /** ADD's URL source: fetched to dir/<hash of the URL>/<file name from the URL>, mtime from Last-Modified. */

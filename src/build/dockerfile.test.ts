@@ -58,3 +58,13 @@ test(".dockerignore: wildcards, ** across directories, ! exceptions in order, pa
   ];
   for (const [path, want] of cases) assert.equal(ig.ignored(path), want, path);
 });
+
+test("parse: here-documents for RUN and COPY, <<- strips tabs, an unterminated one is an error", () => {
+  const ins = parseDockerfile("FROM busybox\nRUN <<EOF\necho a\necho b\nEOF\nRUN cat <<-'X' > /f\n\tindented\n\tX\nCOPY <<C /c\nk=v\nC\nCMD x");
+  assert.deepEqual(ins.map((i) => [i.cmd, i.line]), [["FROM", 1], ["RUN", 2], ["RUN", 6], ["COPY", 9], ["CMD", 12]]);
+  assert.deepEqual(ins[1]!.heredocs, [{ name: "EOF", body: "echo a\necho b\n" }]);
+  assert.deepEqual(ins[2]!.heredocs, [{ name: "X", body: "indented\n" }]);
+  assert.deepEqual(ins[3]!.heredocs, [{ name: "C", body: "k=v\n" }]);
+  assert.throws(() => parseDockerfile("FROM busybox\nRUN <<EOF\necho a"), /line 2: unterminated heredoc EOF/);
+  assert.equal(parseDockerfile("FROM busybox\nRUN echo $((1<<2))")[1]!.heredocs, undefined);
+});

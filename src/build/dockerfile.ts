@@ -18,7 +18,17 @@ export interface Instruction {
   line: number;
   /** The instruction as written, for history and errors. */
   original: string;
+  /** Here-documents (RUN, COPY, ADD): `<<EOF` … `EOF` lines that follow the instruction. */
+  heredocs?: Heredoc[];
 }
+
+export interface Heredoc {
+  name: string;
+  /** The lines between the marker and the terminator, each ending in a newline. */
+  body: string;
+}
+
+const HEREDOC_FORMS = new Set(["RUN", "COPY", "ADD"]);
 
 export const KNOWN = new Set(["FROM", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME", "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL"]);
 const JSON_FORMS = new Set(["RUN", "CMD", "ENTRYPOINT", "SHELL", "VOLUME", "COPY", "ADD"]);
@@ -75,6 +85,19 @@ export function parseDockerfile(text: string): Instruction[] {
       }
     }
     const ins: Instruction = { cmd, args: rest, flags, line: start + 1, original: text.trim() };
+    // Here-documents: each `<<[-]WORD` (WORD may be quoted) takes the lines up to a line that is WORD.
+    if (HEREDOC_FORMS.has(cmd) && !rest.startsWith("[")) {
+      for (const m of rest.matchAll(/<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_]*)\2/g)) {
+        const body: string[] = [];
+        for (;;) {
+          if (i >= lines.length) throw new DockerfileError(start + 1, `unterminated heredoc ${m[3]}`);
+          const l = m[1] ? lines[i++]!.replace(/^\t+/, "") : lines[i++]!;
+          if (l === m[3]) break;
+          body.push(`${l}\n`);
+        }
+        (ins.heredocs ??= []).push({ name: m[3]!, body: body.join("") });
+      }
+    }
     if (JSON_FORMS.has(cmd) && rest.startsWith("[")) {
       let parsed: unknown;
       try { parsed = JSON.parse(rest); } catch { throw new DockerfileError(start + 1, `${cmd}: the JSON array is not valid (${rest.length > 40 ? `${rest.slice(0, 40)}…` : rest})`); }

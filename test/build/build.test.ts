@@ -134,6 +134,14 @@ test("multi-stage: independent stages run at the same time, output stays in dock
   assert.match(d.berth(["build", "--target", "nosuch", dir]).stderr, /failed to reach build target nosuch/);
 });
 
+test("here-documents: RUN <<EOF runs the script, RUN cmd <<EOF feeds it, COPY <<EOF makes a file", () => {
+  const dir = context("heredoc", {
+    Dockerfile: "FROM busybox\nRUN <<EOF\necho one > /h1\necho two >> /h1\nEOF\nRUN cat <<A > /h2\nline a\nA\nCOPY <<CONF /etc/app.conf\nkey=value\nCONF\n",
+  });
+  berth("build", "--network", "none", "-t", "heredoc:1", dir);
+  assert.equal(berth("run", "--rm", "heredoc:1", "cat", "/h1", "/h2", "/etc/app.conf"), "one\ntwo\nline a\nkey=value\n");
+});
+
 test("ADD from a URL (a server on 127.0.0.1): saved with mode 600 and not extracted; import from a URL", async () => {
   const www = join(work, "www");
   mkdirSync(www, { recursive: true });
