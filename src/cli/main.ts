@@ -186,11 +186,12 @@ const df: Cmd = async (c, argv) => {
   const r = await c.json("GET", "/system/df");
   const imgSize = r.Images.reduce((a: number, i: any) => a + i.Size, 0);
   const activeImgs = r.Images.filter((i: any) => i.Containers > 0);
+  const cacheSize = (r.BuildCache ?? []).reduce((a: number, x: any) => a + (x.Size ?? 0), 0);
   const rows = [
     { Type: "Images", TotalCount: String(r.Images.length), Active: String(activeImgs.length), Size: humanSize(imgSize), Reclaimable: humanSize(imgSize - activeImgs.reduce((a: number, i: any) => a + i.Size, 0)) },
     { Type: "Containers", TotalCount: String(r.Containers.length), Active: String(r.Containers.filter((x: any) => x.State === "running" || x.State === "paused").length), Size: "0B", Reclaimable: "0B" },
     { Type: "Local Volumes", TotalCount: String(r.Volumes.length), Active: String(r.Volumes.filter((v: any) => v.UsageData.RefCount > 0).length), Size: "N/A", Reclaimable: "N/A" },
-    { Type: "Build Cache", TotalCount: "0", Active: "0", Size: "0B", Reclaimable: "0B" },
+    { Type: "Build Cache", TotalCount: String((r.BuildCache ?? []).length), Active: "0", Size: humanSize(cacheSize), Reclaimable: humanSize(cacheSize) },
   ];
   printRows(rows, str(p, "format"), { header: ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], cells: (x) => [x.Type, x.TotalCount, x.Active, x.Size, x.Reclaimable].map(String) });
 };

@@ -151,15 +151,23 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
   });
   r.add("GET", "/system/df", async () => {
     const images = [];
+    const cache = d.buildCache();
+    const buildCache = [];
     for (const img of await d.images.images.list()) {
       const i = await d.images.images.inspect(img.id);
+      if (cache.has(i.Id) && !(i.RepoTags ?? []).length) {
+        // A build's intermediate image: counted as build cache, as docker's df does.
+        const own = await d.images.ownSize(i.Id);
+        buildCache.push({ ID: i.Id.replace(/^sha256:/, "").slice(0, 25), Parent: "", Type: "regular", Description: own.createdBy, InUse: false, Shared: false, Size: own.size, CreatedAt: own.created, LastUsedAt: null, UsageCount: 0 });
+        continue;
+      }
       images.push({ Id: i.Id, ParentId: "", RepoTags: i.RepoTags ?? [], RepoDigests: i.RepoDigests ?? [], Created: Math.floor(Date.parse(i.Created ?? "") / 1000) || 0,
         Size: i.Size ?? 0, SharedSize: 0, VirtualSize: i.Size ?? 0, Labels: {}, Containers: d.runner.store.all().filter((x) => x.Image === i.Id).length });
     }
     const containers = d.runner.store.all().map((x) => ({ Id: x.Id, Names: [x.Name], Image: x.ImageName ?? x.Image, ImageID: x.Image, Command: "", Created: Math.floor(Date.parse(x.Created) / 1000),
       State: x.State.Status, Status: x.State.Status, SizeRw: 0, SizeRootFs: 0, Labels: x.Config.Labels ?? {}, Mounts: [] }));
     const volumes = d.volumes.list().map((v) => ({ ...v, UsageData: { Size: -1, RefCount: d.runner.store.all().filter((x) => x.MountPoints.some((m) => m.Name === v.Name)).length } }));
-    return { LayersSize: images.reduce((a, i) => a + i.Size, 0), Images: images, Containers: containers, Volumes: volumes, BuildCache: [] };
+    return { LayersSize: images.reduce((a, i) => a + i.Size, 0), Images: images, Containers: containers, Volumes: volumes, BuildCache: buildCache };
   });
   r.add("POST", "/images/create", async (c) => {
     const src = c.query.get("fromSrc");

@@ -189,6 +189,17 @@ export class EngineImages {
     return this.writeImage(config, [...parentManifest.layers, { mediaType: LAYER_TAR, digest: diffId, size }], opts.reference);
   }
 
+  /** What an image's last step added: its top layer's size, or 0 when that step made no layer. */
+  async ownSize(imageId: string): Promise<{ size: number; createdBy: string; created: string }> {
+    const cfg = await this.config(imageId);
+    const last = cfg.history?.at(-1);
+    const base = { createdBy: last?.created_by ?? "", created: cfg.created ?? "" };
+    if (!last || last.empty_layer || !cfg.rootfs.diff_ids.length) return { size: 0, ...base };
+    const img = await this.images.get(imageId);
+    const manifest = JSON.parse((await this.content.readBlob(img.manifest.digest)).toString("utf8")) as { layers: { size: number }[] };
+    return { size: manifest.layers.at(-1)?.size ?? 0, ...base };
+  }
+
   /**
    * A new image on the same layers with another config: what a build's config-only step makes
    * (a history entry with empty_layer, as docker's).

@@ -104,6 +104,12 @@ test("the step cache: an unchanged context hits every step; a touched file still
   const ch = context("chmod", { f: "f\n", Dockerfile: "FROM busybox\nCOPY --chmod=0700 --chown=1:1 f /p\n" });
   berth("build", "-t", "chmod:1", ch);
   assert.equal(berth("run", "--rm", "chmod:1", "stat", "-c", "%a %u %g", "/p"), "700 1 1\n");
+  // The cache in system df, and builder prune emptying it.
+  const df = /^Build Cache\s+(\d+)\s+\d+\s+(\S+)/m.exec(berth("system", "df"));
+  assert.ok(df && Number(df[1]) > 0, "system df counts the cached steps");
+  assert.match(berth("builder", "prune", "-f"), /Total reclaimed space/);
+  assert.match(berth("system", "df"), /^Build Cache\s+0\s/m);
+  assert.equal(berth("build", "-t", "cached:1", dir).match(/Using cache/g), null, "nothing is cached after the prune");
 });
 
 test("multi-stage: independent stages run at the same time, output stays in docker's order, unused stages are skipped, --target", () => {
