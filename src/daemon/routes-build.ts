@@ -72,13 +72,16 @@ export function buildRoutes(r: Router, d: BuildDeps): void {
       if (opts.quiet) send({ stream: `${id}\n` });
       d.events.emit("image", "build", id, {});
     } catch (e) {
+      // Before the stream started (the context could not be read) the error is a plain answer.
+      if (!res.headersSent) {
+        await rm(dir, { recursive: true, force: true }).catch(() => {});
+        throw e;
+      }
       const m = (e as Error).message;
-      if (!res.headersSent) throw e;
       send({ errorDetail: { message: m }, error: m });
-    } finally {
-      res.end();
-      await rm(dir, { recursive: true, force: true }).catch(() => {});
     }
+    res.end();
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
     return new Status(0);
   });
   r.add("POST", "/build/prune", async () => {
