@@ -292,6 +292,11 @@ test("bad input: a clear error naming the line, exit 1, and no container or imag
     assert.match(r.stderr, re);
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   }
+  // A context that is not a tar: a plain error answer before any stream.
+  const garbage = d.berth(["build", "-"], Buffer.alloc(3000, 7));
+  assert.equal(garbage.status, 1);
+  assert.match(garbage.stderr, /^Error response from daemon: tar header/);
+  assert.equal(garbage.stderr.trim().split("\n").length, 1, garbage.stderr);
   assert.equal(berth("ps", "-aq"), "");
   assert.equal(berth("images", "-aq"), images);
 });
