@@ -113,19 +113,28 @@ export class ExecManager {
     e.Running = true;
     e.Pid = res.pid;
     res.shim.unref();
-    // The shim closes its control socket when the process has ended and its output is drained.
-    const watch = await connectSocket(join(dir, "control.sock"));
-    watch.resume();
-    watch.on("close", () => {
-      e.Running = false;
-      try {
-        const st = Number(readFileSync(join(dir, "exit"), "utf8").trim());
-        e.ExitCode = (st & 0x7f) === 0 ? (st >> 8) & 0xff : 128 + (st & 0x7f);
-      } catch {
-        e.ExitCode = e.ExitCode ?? 126;
+    // The shim closes its control socket when the process has ended and its output is drained. A
+    // short process may be gone before we connect (the socket is then gone too): that is its end.
+    const finish = async (): Promise<void> => {
+      for (let i = 0; i < 50; i++) {
+        try {
+          const st = Number(readFileSync(join(dir, "exit"), "utf8").trim());
+          e.ExitCode = (st & 0x7f) === 0 ? (st >> 8) & 0xff : 128 + (st & 0x7f);
+          break;
+        } catch {
+          e.ExitCode = e.ExitCode ?? 126;
+          await new Promise((r) => setTimeout(r, 20));
+        }
       }
+      e.Running = false;
       void rm(dir, { recursive: true, force: true });
-    });
+    };
+    const watch = await connectSocket(join(dir, "control.sock")).catch(() => undefined);
+    if (!watch) void finish();
+    else {
+      watch.resume();
+      watch.on("close", () => void finish());
+    }
     return attached;
   }
 
