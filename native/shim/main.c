@@ -111,15 +111,17 @@ static void forward(int sig) {
   if (child_pid > 0) kill(child_pid, sig);
 }
 
+/* Written by rename, not fsync'd: the exit file lives under the exec root and is read by berthd
+ * (now, or after its restart); a power failure ends the container's story anyway. */
 static void write_exitfile(const char *path, int status) {
   char tmp[4200], val[32];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   int fd = openat(bsh_host_root, bsh_host_rel(tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return;
   int n = snprintf(val, sizeof val, "%d\n", status);
-  if (write(fd, val, (size_t)n) == n) fsync(fd);
+  ssize_t w = write(fd, val, (size_t)n);
   close(fd);
-  renameat(bsh_host_root, bsh_host_rel(tmp), bsh_host_root, bsh_host_rel(path));
+  if (w == n) renameat(bsh_host_root, bsh_host_rel(tmp), bsh_host_root, bsh_host_rel(path));
 }
 
 /* Without monitor-mode stdio: learn whether exec happened (EOF on the CLOEXEC pipe), then reap
@@ -166,6 +168,7 @@ static int monitor(int exec_rd, const char *exitfile) {
 }
 
 int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "seccomp-compile")) return bsh_seccomp_compile_main();
   run_sealed(argv);
   int base = argc > 1 ? atoi(argv[1]) : 3;
   int plan_fd = base, ack_fd = base + 2;
@@ -178,6 +181,7 @@ int main(int argc, char **argv) {
   char *plan = read_all(plan_fd);
   close(plan_fd);
   int nlines = bsh_parse_plan(plan, lines, MAX_LINES);
+  if (nlines == 0) return 0; /* a spare shim whose daemon went away without using it */
 
   int monitor_mode = 0, flags = 0, cgroupns = 0, timens = 0, userns = 0, preserve = 0;
   int fifo_fd = -1, console_fd = -1, start = nlines;

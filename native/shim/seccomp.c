@@ -1,14 +1,23 @@
-/* Seccomp through libseccomp: the filter is built from `seccomp-*` directives in the parent
- * (before clone, so a bad rule fails create before any process exists) and loaded by the child's
- * `seccomp-load` step. The decisions — which rules, loaded before or after the identity change —
- * are TypeScript's (src/runtime/seccomp.ts). */
+/* Seccomp. Compiling a profile (libseccomp: rules to BPF) costs more CPU than the rest of a
+ * container's setup, and a host runs the same few profiles over and over, so it is done apart:
+ * `berth-shim seccomp-compile` reads `seccomp-*` rule directives on stdin and prints the program
+ * as one `seccomp-bpf <flags> <hex>` plan directive, which TypeScript keeps and puts in plans
+ * (src/runtime/seccomp-compile.ts). A plan's `seccomp-bpf` is decoded in the parent (a malformed
+ * program fails create before any process exists) and loaded by the child's `seccomp-load` step.
+ * The decisions — which rules, loaded before or after the identity change — are TypeScript's
+ * (src/runtime/seccomp.ts). */
 #include "shim.h"
 
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static scmp_filter_ctx ctx;
 
@@ -39,9 +48,7 @@ static int op_of(const char *name, enum scmp_compare *out) {
 
 static uint32_t default_action;
 
-int bsh_seccomp_configured(void) { return ctx != NULL; }
-
-int bsh_seccomp_directive(const struct bsh_line *line, struct bsh_err *err) {
+static int rule_directive(const struct bsh_line *line, struct bsh_err *err) {
   char *const *f = line->fields;
   int n = line->nfields;
   if (!strcmp(f[0], "seccomp-default") && n > 2) {
@@ -108,9 +115,78 @@ int bsh_seccomp_directive(const struct bsh_line *line, struct bsh_err *err) {
   return bsh_fail(err, "seccomp", EINVAL, "malformed directive %s", f[0]);
 }
 
+/* ---- seccomp-compile mode ---- */
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+/* Reads rule directives on stdin; prints `seccomp-bpf <flags> <hex>` (and `warn` records) on
+ * stdout, or an `error` record. Exit status 0 on success. */
+int bsh_seccomp_compile_main(void) {
+  bsh_report_fd = 1;
+  struct bsh_err err = {0};
+  size_t cap = 65536, len = 0;
+  char *buf = malloc(cap);
+  for (;;) {
+    if (len + 1 >= cap) buf = realloc(buf, cap *= 2);
+    ssize_t n = read(0, buf + len, cap - len - 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    len += (size_t)n;
+  }
+  buf[len] = 0;
+  static struct bsh_line lines[16384];
+  int nlines = bsh_parse_plan(buf, lines, 16384);
+  for (int i = 0; i < nlines; i++)
+    if (rule_directive(&lines[i], &err) < 0) { bsh_report_error(&err); return 1; }
+  if (!ctx) { bsh_fail(&err, "seccomp", EINVAL, "no seccomp-default directive"); bsh_report_error(&err); return 1; }
+  int mfd = (int)syscall(SYS_memfd_create, "bpf", MFD_CLOEXEC);
+  int r = mfd < 0 ? -errno : seccomp_export_bpf(ctx, mfd);
+  if (r < 0) { bsh_fail(&err, "seccomp", -r, "compile the filter"); bsh_report_error(&err); return 1; }
+  off_t size = lseek(mfd, 0, SEEK_END);
+  unsigned char *prog = malloc((size_t)size + 1);
+  if (pread(mfd, prog, (size_t)size, 0) != size) { bsh_fail(&err, "seccomp", EIO, "read the compiled filter"); bsh_report_error(&err); return 1; }
+  uint32_t v, flags = 0;
+  if (seccomp_attr_get(ctx, SCMP_FLTATR_CTL_TSYNC, &v) == 0 && v) flags |= SECCOMP_FILTER_FLAG_TSYNC;
+  if (seccomp_attr_get(ctx, SCMP_FLTATR_CTL_LOG, &v) == 0 && v) flags |= SECCOMP_FILTER_FLAG_LOG;
+  if (seccomp_attr_get(ctx, SCMP_FLTATR_CTL_SSB, &v) == 0 && v) flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+  char *hex = malloc((size_t)size * 2 + 1);
+  for (off_t i = 0; i < size; i++) sprintf(hex + i * 2, "%02x", prog[i]);
+  hex[size * 2] = 0;
+  printf("seccomp-bpf %u %s\n", flags, hex);
+  return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* ---- run mode ---- */
+
+static struct sock_fprog loaded;
+static unsigned loaded_flags;
+
+int bsh_seccomp_directive(const struct bsh_line *line, struct bsh_err *err) {
+  char *const *f = line->fields;
+  if (strcmp(f[0], "seccomp-bpf") != 0 || line->nfields != 3)
+    return bsh_fail(err, "seccomp", EINVAL, "%s: a plan carries a compiled filter (seccomp-bpf <flags> <hex>)", f[0]);
+  size_t n = strlen(f[2]);
+  if (n == 0 || n % (2 * sizeof(struct sock_filter)) != 0 || n / 2 / sizeof(struct sock_filter) > BPF_MAXINSNS)
+    return bsh_fail(err, "seccomp", EINVAL, "seccomp-bpf: a program of %zu hex digits", n);
+  unsigned char *p = malloc(n / 2);
+  for (size_t i = 0; i < n / 2; i++) {
+    int hi = hexval(f[2][2 * i]), lo = hexval(f[2][2 * i + 1]);
+    if (hi < 0 || lo < 0) { free(p); return bsh_fail(err, "seccomp", EINVAL, "seccomp-bpf: not hex"); }
+    p[i] = (unsigned char)(hi << 4 | lo);
+  }
+  loaded.len = (unsigned short)(n / 2 / sizeof(struct sock_filter));
+  loaded.filter = (struct sock_filter *)p;
+  loaded_flags = (unsigned)strtoul(f[1], NULL, 10);
+  return 0;
+}
+
 int bsh_seccomp_load(struct bsh_err *err) {
-  if (!ctx) return 0;
-  int r = seccomp_load(ctx);
-  if (r < 0) return bsh_fail(err, "seccomp", -r, "load the filter");
+  if (!loaded.filter) return 0;
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, loaded_flags, &loaded) < 0)
+    return bsh_fail(err, "seccomp", errno, "load the filter");
   return 0;
 }

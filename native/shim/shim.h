@@ -27,11 +27,11 @@ struct bsh_line {
 void bsh_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void bsh_report_error(const struct bsh_err *err);
 
-/* seccomp.c: directives starting with "seccomp-" other than "seccomp-load" are handed here
- * (in the parent, before clone); bsh_seccomp_load runs in the child. */
+/* seccomp.c: a plan's `seccomp-bpf` directive is decoded here (in the parent, before clone);
+ * bsh_seccomp_load runs in the child. `berth-shim seccomp-compile` runs bsh_seccomp_compile_main. */
 int bsh_seccomp_directive(const struct bsh_line *line, struct bsh_err *err);
 int bsh_seccomp_load(struct bsh_err *err);
-int bsh_seccomp_configured(void);
+int bsh_seccomp_compile_main(void);
 
 #endif
 

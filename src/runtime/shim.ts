@@ -9,6 +9,7 @@ import { getSystemErrorMap } from "node:util";
 import type { Readable, Writable } from "node:stream";
 import { BerthError, InvalidArgument, NotFound, PermissionDenied } from "../errdefs.js";
 import { decodeField } from "./plan-encoding.js";
+import { withCompiledSeccomp } from "./seccomp-compile.js";
 
 export function shimPath(): string {
   const p = process.env.BERTH_SHIM ?? fileURLToPath(new URL("../../../native/build/berth-shim", import.meta.url));
@@ -51,18 +52,60 @@ export interface ShimResult {
   warnings: string[];
 }
 
-export function runShim(planText: string, opts: ShimOptions): Promise<ShimResult> {
+/*
+ * A spare shim. Node's spawn() forks the whole daemon, which blocks its event loop for ~10 ms
+ * here; a container start that finds a shim already spawned (and re-executed from its sealed
+ * copy, waiting for its plan) skips that. berthd's container starts all have one shape — stdio
+ * to /dev/null, no extra fds, detached — so one spare of that shape is kept, spawned once the
+ * daemon has been quiet for a moment after the last start took one (a start never waits for
+ * it). A spare whose daemon exits reads an empty plan and exits.
+ */
+const SPARE_STDIO: StdioOptions = ["ignore", "ignore", "ignore", "pipe", "pipe", "pipe"];
+let spare: ChildProcess | undefined;
+let spareTimer: NodeJS.Timeout | undefined;
+
+const spareShape = (o: ShimOptions): boolean => !!o.detached && !o.preserveFds?.length && o.stdio.length === 3 && o.stdio.every((x) => x === "ignore");
+
+function takeSpare(o: ShimOptions): ChildProcess | undefined {
+  if (!spareShape(o) || !spare) return undefined;
+  const s = spare;
+  spare = undefined;
+  if (s.exitCode !== null || s.signalCode !== null) return undefined;
+  for (const x of s.stdio) (x as { ref?: () => void } | null)?.ref?.();
+  s.ref();
+  return s;
+}
+
+function scheduleSpare(): void {
+  if (spareTimer) clearTimeout(spareTimer);
+  spareTimer = setTimeout(() => {
+    spareTimer = undefined;
+    if (spare) return;
+    try {
+      spare = spawn(shimPath(), ["3"], { stdio: SPARE_STDIO, detached: true });
+    } catch {
+      return;
+    }
+    spare.on("error", () => { spare = undefined; });
+    spare.unref();
+    for (const x of spare.stdio) (x as { unref?: () => void } | null)?.unref?.();
+  }, 100);
+  spareTimer.unref();
+}
+
+export async function runShim(plan: string, opts: ShimOptions): Promise<ShimResult> {
+  const { text: planText, warnings } = await withCompiledSeccomp(plan);
   const preserve = opts.preserveFds ?? [];
   const base = 3 + preserve.length;
   const stdio: StdioOptions = [...opts.stdio, ...preserve, "pipe", "pipe", "pipe"];
-  const shim = spawn(shimPath(), [String(base)], { stdio, detached: opts.detached ?? false });
+  const shim = takeSpare(opts) ?? spawn(shimPath(), [String(base)], { stdio, detached: opts.detached ?? false });
+  if (spareShape(opts)) scheduleSpare();
   const planW = shim.stdio[base] as Writable;
   const report = shim.stdio[base + 1] as Readable;
   const ack = shim.stdio[base + 2] as Writable;
   planW.on("error", () => {});
   ack.on("error", () => {});
   planW.end(planText);
-  const warnings: string[] = [];
   let pid = 0;
   let done = false;
 
