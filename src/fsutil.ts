@@ -1,3 +1,4 @@
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { open, rename, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 
@@ -20,4 +21,23 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   await rename(tmp, path);
   const d = await open(dir, "r");
   try { await d.sync(); } finally { await d.close(); }
+}
+
+/**
+ * Replaces a file by rename, without fsync: a reader sees the old or the new content, never a
+ * torn file, and a crashed berthd finds it; only a power failure may lose it. For what does not
+ * outlive a reboot anyway (runtime and network state under the exec root) and for files remade
+ * at every start (a container's hosts, hostname, resolv.conf). Synchronous: these are small,
+ * and a write to the page cache costs less than a round trip through the thread pool.
+ */
+export function writeFileVolatile(path: string, data: string | Uint8Array, mode = 0o644): void {
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    writeFileSync(tmp, data, { mode });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(tmp, data, { mode });
+  }
+  renameSync(tmp, path);
 }

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../fsutil.js";
+import { writeFileVolatile } from "../fsutil.js";
 
 export interface ContainerFilesInput {
   dir: string;
@@ -56,8 +56,9 @@ export async function writeContainerFiles(i: ContainerFilesInput): Promise<{ hos
   const paths = { hostname: join(i.dir, "hostname"), hosts: join(i.dir, "hosts"), resolvConf: join(i.dir, "resolv.conf") };
   let hostResolv = "";
   try { hostResolv = readFileSync("/etc/resolv.conf", "utf8"); } catch { /* none */ }
-  await writeFileAtomic(paths.hostname, `${i.hostname}\n`);
-  await writeFileAtomic(paths.hosts, i.hostNetwork ? readFileSync("/etc/hosts", "utf8") : hostsFile(i));
-  await writeFileAtomic(paths.resolvConf, resolvConf(hostResolv, i));
+  // Remade at every start: no fsync.
+  writeFileVolatile(paths.hostname, `${i.hostname}\n`);
+  writeFileVolatile(paths.hosts, i.hostNetwork ? readFileSync("/etc/hosts", "utf8") : hostsFile(i));
+  writeFileVolatile(paths.resolvConf, resolvConf(hostResolv, i));
   return paths;
 }

@@ -18,7 +18,7 @@ import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Conflict, FailedPrecondition, InvalidArgument, NotFound, wrap } from "../errdefs.js";
-import { writeFileAtomic } from "../fsutil.js";
+import { writeFileVolatile } from "../fsutil.js";
 import { addon } from "../snapshot/sys.js";
 import { Cni, type CniResult, type NetworkConfList, type RuntimeConf } from "./cni.js";
 import { DnsServer } from "./dns.js";
@@ -357,7 +357,8 @@ export class NetworkManager {
   }
 
   private async save(s: SandboxRecord): Promise<void> {
-    await writeFileAtomic(join(this.dir, `${s.containerId}.json`), JSON.stringify(s));
+    // Under the exec root: needed after a berthd restart, not after a reboot.
+    writeFileVolatile(join(this.dir, `${s.containerId}.json`), JSON.stringify(s));
   }
 }
 

@@ -11,7 +11,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { AlreadyExists, InvalidArgument, NotFound } from "../errdefs.js";
-import { writeFileAtomic } from "../fsutil.js";
+import { writeFileVolatile } from "../fsutil.js";
 import type { Spec, State } from "./spec.js";
 
 export interface SavedState {
@@ -57,8 +57,12 @@ export class StateStore {
   }
 
   async save(s: SavedState, spec?: Spec): Promise<void> {
-    if (spec) await writeFileAtomic(join(this.dir(s.id), "config.json"), JSON.stringify(spec));
-    await writeFileAtomic(join(this.dir(s.id), "state.json"), JSON.stringify(s));
+    // Runtime state lives under the exec root, gone at reboot like the processes it describes.
+    if (spec) {
+      writeFileVolatile(join(this.dir(s.id), "config.json"), JSON.stringify(spec));
+      this.specs.set(s.id, spec);
+    }
+    writeFileVolatile(join(this.dir(s.id), "state.json"), JSON.stringify(s));
   }
 
   load(id: string): SavedState {
@@ -71,7 +75,12 @@ export class StateStore {
     }
   }
 
+  /** Specs this process saved, so start need not read them back. */
+  private readonly specs = new Map<string, Spec>();
+
   async spec(id: string): Promise<Spec> {
+    const known = this.specs.get(id);
+    if (known) return known;
     return JSON.parse(await readFile(join(this.dir(id), "config.json"), "utf8")) as Spec;
   }
 
@@ -85,6 +94,7 @@ export class StateStore {
   }
 
   async remove(id: string): Promise<void> {
+    this.specs.delete(id);
     await rm(this.dir(id), { recursive: true, force: true });
   }
 }
