@@ -3,7 +3,9 @@
  * <root>/metadata/<sha256(name)>.json, written atomically (temp, fsync,
  * rename). Hashing the name gives a safe file name for any key string.
  * Operations that change records run one at a time (lock) within a process;
- * one berthd owns a snapshot root.
+ * one berthd owns a snapshot root, so the records are read once and then
+ * served from memory (removing a snapshot asks whether any record names it as
+ * parent: a directory read per remove otherwise).
  */
 import { createHash } from "node:crypto";
 import { mkdir, readFile, readdir, rm } from "node:fs/promises";
@@ -22,6 +24,8 @@ export interface SnapRecord extends Info {
   link?: string;
 }
 
+const copy = (r: SnapRecord): SnapRecord => ({ ...r, labels: { ...r.labels } });
+
 export class MetaStore {
   private readonly dir: string;
   private tail: Promise<unknown> = Promise.resolve();
@@ -39,12 +43,8 @@ export class MetaStore {
   }
 
   async find(name: string): Promise<SnapRecord | undefined> {
-    try {
-      return JSON.parse(await readFile(this.file(name), "utf8")) as SnapRecord;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw fromErrno(err, `snapshot ${JSON.stringify(name)}: read metadata`);
-    }
+    const r = (await this.all()).get(name);
+    return r && copy(r);
   }
 
   async get(name: string): Promise<SnapRecord> {
@@ -54,14 +54,30 @@ export class MetaStore {
   }
 
   async put(rec: SnapRecord): Promise<void> {
+    const all = await this.all();
     await writeFileAtomic(this.file(rec.name), JSON.stringify(rec, null, 1), 0o600);
+    all.set(rec.name, copy(rec));
   }
 
   async delete(name: string): Promise<void> {
+    const all = await this.all();
     await rm(this.file(name), { force: true });
+    all.delete(name);
   }
 
   async list(): Promise<SnapRecord[]> {
+    return [...(await this.all()).values()].map(copy);
+  }
+
+  private byName?: Promise<Map<string, SnapRecord>>;
+
+  private all(): Promise<Map<string, SnapRecord>> {
+    this.byName ??= this.readAll().then((rs) => new Map(rs.map((r) => [r.name, r])));
+    this.byName.catch(() => { this.byName = undefined; });
+    return this.byName;
+  }
+
+  private async readAll(): Promise<SnapRecord[]> {
     const out: SnapRecord[] = [];
     for (const f of await readdir(this.dir)) {
       if (!f.endsWith(".json")) continue;
