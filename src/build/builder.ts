@@ -32,6 +32,8 @@ export interface BuildOptions {
   labels: Record<string, string>;
   target?: string;
   noCache?: boolean;
+  /** Pull every base image, even one that is here (a base that is not here is always pulled). */
+  pull?: boolean;
   networkMode?: string;
   quiet?: boolean;
 }
@@ -174,7 +176,11 @@ export class Builder {
       // Held by the cache like an intermediate image, so it is hidden from `images` and kept.
       if (!this.cache.scratch) await this.remember("scratch", image);
     }
-    else image = (await this.o.images.inspect(c.fromRef).catch(() => { throw new NotFound(`Dockerfile line ${from.line}: pull access denied or image not found: ${c.fromRef} (berth builds from local images: pull or import it first)`); })).Id;
+    else {
+      // As docker's classic builder: a base that is not here is pulled; --pull pulls it anyway.
+      const local = await this.o.images.inspect(c.fromRef).catch(() => undefined);
+      image = local && !c.opts.pull ? local.Id : await this.pullBase(c.fromRef, from.line, local?.Id, out);
+    }
     const base = await this.o.images.config(image);
     // docker's classic builder gives a stage from scratch the default PATH.
     const baseConfig = c.fromRef === "scratch" ? { Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] } : { ...(base.config ?? {}) };
@@ -194,6 +200,17 @@ export class Builder {
     // What the config says now becomes the stage's image (a history entry, no layer).
     st.image = await this.settle(st);
     c.built[si] = st.image;
+  }
+
+  private async pullBase(ref: string, line: number, localId: string | undefined, out: (s: string) => void): Promise<string> {
+    out(`Pulling ${ref}\n`);
+    try {
+      const id = await this.o.images.pull(ref);
+      out(`Status: ${id === localId ? "Image is up to date" : "Downloaded newer image"} for ${ref}\n`);
+      return id;
+    } catch (e) {
+      throw new NotFound(`Dockerfile line ${line}: pull access denied or image not found: ${ref}: ${(e as Error).message}`);
+    }
   }
 
   /** The pending config written as an image when it differs from the current image's. */

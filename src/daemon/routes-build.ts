@@ -55,7 +55,7 @@ export function buildRoutes(r: Router, d: BuildDeps): void {
     const q = c.query;
     const opts = {
       dockerfile: q.get("dockerfile") ?? "Dockerfile", tags: q.getAll("t"), buildArgs: jsonParam(q, "buildargs"),
-      labels: jsonParam(q, "labels"), target: q.get("target") || undefined, noCache: flag(q, "nocache"),
+      labels: jsonParam(q, "labels"), target: q.get("target") || undefined, noCache: flag(q, "nocache"), pull: flag(q, "pull"),
       networkMode: q.get("networkmode") || undefined, quiet: flag(q, "q"),
     };
     if (q.get("remote")) throw new InvalidArgument("building from a remote context is not supported: send the context as the request body");

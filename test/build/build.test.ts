@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { startBerthd, type CmdResult, type PrivateBerthd } from "../helpers/berthd.js";
 import { startDockerd, type PrivateDockerd } from "../helpers/dockerd.js";
 import { busyboxRootfs, debianRootfsTar } from "../helpers/fixtures.js";
+import { startRegistry } from "../../src/image/test-fixtures.js";
 
 let d: PrivateBerthd;
 let work: string;
@@ -110,6 +111,41 @@ test("the step cache: an unchanged context hits every step; a touched file still
   assert.match(berth("builder", "prune", "-f"), /Total reclaimed space/);
   assert.match(berth("system", "df"), /^Build Cache\s+0\s/m);
   assert.equal(berth("build", "-t", "cached:1", dir).match(/Using cache/g), null, "nothing is cached after the prune");
+});
+
+test("a base image that is not here is pulled (a registry on 127.0.0.1); --pull pulls one that is here; a failed pull is a clear error", async () => {
+  const reg = await startRegistry();
+  const base = `127.0.0.1:${reg.port}/base:1`;
+  try {
+    const push = (marker: string): string => {
+      berth("build", "--network", "none", "-t", base, context("pull-base", { Dockerfile: `FROM busybox\nRUN echo ${marker} > /marker\n` }));
+      berth("push", base);
+      return berth("images", "-q", "--no-trunc", base).trim();
+    };
+    const one = push("one");
+    const user = context("pull-user", { Dockerfile: `FROM ${base}\nRUN cat /marker > /seen\nCMD ["cat", "/seen"]\n` });
+    berth("rmi", base);
+    const pulled = berth("build", "--network", "none", "-t", "user:1", user);
+    assert.match(pulled, /Pulling 127\.0\.0\.1:\d+\/base:1[\s\S]*Status: Downloaded newer image/);
+    assert.equal(berth("run", "--rm", "user:1"), "one\n");
+    // A newer base in the registry; the local tag goes back to the old one.
+    push("two");
+    berth("tag", one, base);
+    assert.equal(berth("run", "--rm", berth("build", "-q", "--network", "none", user).trim()), "one\n", "without --pull the local base is used");
+    const newer = berth("build", "--pull", "--network", "none", "-t", "user:2", user);
+    assert.match(newer, /Status: Downloaded newer image/);
+    assert.equal(berth("run", "--rm", "user:2"), "two\n");
+    assert.match(berth("build", "--pull", "--network", "none", "-t", "user:2", user), /Status: Image is up to date[\s\S]*Using cache/);
+    // The docker CLI sends the same flag.
+    assert.match(ok(d.docker(["build", "--pull", "--network", "none", "-t", "user:3", user]), "docker build --pull"), /Image is up to date/);
+  } finally {
+    await reg.stop();
+  }
+  // The registry is gone: --pull fails even though the base is here (docker's classic builder too).
+  const r = d.berth(["build", "--pull", "--network", "none", context("pull-gone", { Dockerfile: `FROM ${base}\n` })]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /line 1: pull access denied or image not found: 127\.0\.0\.1:\d+\/base:1/);
+  assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
 });
 
 test("multi-stage: independent stages run at the same time, output stays in docker's order, unused stages are skipped, --target", () => {
@@ -283,7 +319,8 @@ test("bad input: a clear error naming the line, exit 1, and no container or imag
     [{ Dockerfile: "FROM busybox\nCOPY ../outside /" }, /line 2.*file does not exist/],
     [{ Dockerfile: "FROM busybox\nRUN echo out; exit 7" }, /The command '\/bin\/sh -c echo out; exit 7' returned a non-zero code: 7 \(Dockerfile line 2\)/],
     [{ "x": "" }, /Cannot locate specified Dockerfile|no such file/],
-    [{ Dockerfile: "FROM nosuchimage:1" }, /line 1: .*nosuchimage/],
+    // Not here, so pulled: from a port on 127.0.0.1 where nothing listens (no test traffic leaves the host).
+    [{ Dockerfile: "FROM 127.0.0.1:1/nosuchimage:1" }, /line 1: pull access denied or image not found: 127\.0\.0\.1:1\/nosuchimage:1/],
   ];
   for (const [files, re] of cases) {
     const dir = context("bad", files);
