@@ -46,6 +46,7 @@ export function startServer(router: Router, socketPath: string, log: (level: "de
     } catch (e) {
       const status = httpStatus(e);
       if (status >= 500) log("error", `${req.method} ${url.pathname}: ${(e as Error).stack ?? e}`);
+      if (res && !req.complete) await drain(req);
       send(status, { message: (e as Error).message });
     }
   };
@@ -60,5 +61,21 @@ export function startServer(router: Router, socketPath: string, log: (level: "de
       chmodSync(socketPath, 0o660);
       resolve(server);
     });
+  });
+}
+
+/**
+ * An error answered while the client still sends its body (a bad build context, say) would reach
+ * a client that is still writing, which then sees a broken pipe instead of the answer. Read what
+ * is left first — up to 1 MiB or 2 s, as Go's server does in spirit — then answer.
+ */
+function drain(req: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    let left = 1 << 20;
+    const done = (): void => { clearTimeout(t); req.off("data", onData); resolve(); };
+    const onData = (d: Buffer): void => { left -= d.length; if (left <= 0) done(); };
+    const t = setTimeout(done, 2000);
+    req.on("data", onData).once("end", done).once("close", done).once("error", done);
+    req.resume();
   });
 }
