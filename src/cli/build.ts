@@ -31,7 +31,7 @@ async function* contextEntries(root: string, rel: string, ignore: DockerIgnore, 
     } else if (st.isSymbolicLink()) {
       yield { header: { ...h, type: "symlink", linkname: await readlink(abs) } };
     } else if (st.isFile()) {
-      yield { header: { ...h, type: "file", size: st.size }, body: createReadStream(abs) as AsyncIterable<Buffer> };
+      yield { header: { ...h, type: "file", size: st.size }, body: createReadStream(abs, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer> };
     }
   }
 }
