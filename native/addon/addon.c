@@ -102,6 +102,7 @@ static napi_value init(napi_env env, napi_value exports) {
   init_fsnode(env, exports);
   init_xattr(env, exports);
   init_mount(env, exports);
+  init_bpf(env, exports);
   return exports;
 }
 

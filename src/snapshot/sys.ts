@@ -9,6 +9,10 @@ import { fileURLToPath } from "node:url";
 import { FailedPrecondition } from "../errdefs.js";
 
 export interface Addon {
+  /** Loads a BPF_PROG_TYPE_CGROUP_DEVICE program and attaches it to a cgroup2 directory, detaching the device programs attached there before (null: only detach them). */
+  attachDeviceFilter(cgroupDir: string, insns: Buffer | null): void;
+  /** How many device programs are attached to a cgroup2 directory. */
+  deviceFilterCount(cgroupDir: string): number;
   mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
   /** utimensat(AT_SYMLINK_NOFOLLOW): sets a symlink's own times, nanosecond precision. */
   lutimens(path: string | Buffer, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void;

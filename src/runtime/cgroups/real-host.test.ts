@@ -212,3 +212,42 @@ test("real hybrid: SIGTERM through killAll reaches every member, nested groups a
   await cgroup.destroy();
   for (const dir of Object.values(cgroup.dirs())) assert.equal(existsSync(dir), false, `${dir} removed`);
 });
+
+test("real cgroup2: device rules become an eBPF program that the kernel enforces; a live update replaces it, allow-all removes it", async (t) => {
+  requireRoot();
+  const unified = join(ROOT, "unified");
+  assert.ok(existsSync(join(unified, "cgroup.controllers")), `${unified} is not a cgroup2 mount`);
+  const { addon } = await import("../../snapshot/sys.js");
+  const parent = `/berth-test-${process.pid}-${++counter}`;
+  const mgr = new CgroupV2Manager(unified, { parent, destroyTimeoutMs: 3000 });
+  let cg: Cgroup | undefined;
+  t.after(async () => {
+    await cg?.killAll("SIGKILL").catch(() => undefined);
+    await cg?.destroy().catch(() => undefined);
+    if (existsSync(join(unified, parent))) rmdirSync(join(unified, parent));
+  });
+  const { cgroup } = await mgr.create(mgr.resolve("", "dev"));
+  cg = cgroup;
+  const dir = cgroup.dirs().unified!;
+  // docker's shape: deny everything, then allow some devices.
+  await cgroup.setResources({ devices: [{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 1, minor: 3, access: "rwm" }, { allow: true, type: "c", major: 1, minor: 5, access: "r" }] });
+  assert.equal(addon().deviceFilterCount(dir), 1);
+  // A shell placed in the group before it touches any device.
+  const probe = async (): Promise<string> => {
+    const sh = spawn("sh", ["-c", "read go; for d in null zero urandom; do (echo x > /dev/$d) 2>/dev/null && echo $d:w || echo $d:-; (head -c1 /dev/$d >/dev/null) 2>/dev/null && echo $d:r || echo $d:-; done"], { stdio: ["pipe", "pipe", "ignore"] });
+    let out = "";
+    sh.stdout!.on("data", (d: Buffer) => { out += d.toString(); });
+    await cgroup.addProcess(sh.pid!);
+    sh.stdin!.end("go\n");
+    await exited(sh);
+    return out.trim().split("\n").join(" ");
+  };
+  assert.equal(await probe(), "null:w null:r zero:- zero:r urandom:- urandom:-");
+  // A live update: the new program replaces the old one (still one attached).
+  await cgroup.setResources({ devices: [{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 1, minor: 9, access: "rw" }, { allow: true, type: "c", major: 1, minor: 3, access: "w" }] });
+  assert.equal(addon().deviceFilterCount(dir), 1);
+  assert.equal(await probe(), "null:w null:- zero:- zero:- urandom:w urandom:r");
+  await cgroup.setResources({ devices: [{ allow: true, access: "rwm" }] });
+  assert.equal(addon().deviceFilterCount(dir), 0);
+  assert.equal(await probe(), "null:w null:r zero:w zero:r urandom:w urandom:r");
+});

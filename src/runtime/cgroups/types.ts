@@ -87,4 +87,6 @@ export interface ManagerOptions {
   destroyTimeoutMs?: number;
   /** How long freeze() waits for the kernel to report the group frozen (default 5000 ms). */
   freezeTimeoutMs?: number;
+  /** cgroup v2 device rules: attaches the eBPF program (default: bpf(2) through the addon; fake trees record it). */
+  attachDeviceFilter?: (cgroupDir: string, program: Buffer | null) => void | Promise<void>;
 }

@@ -1,6 +1,6 @@
 /**
  * cgroup v2 manager against a fake unified tree: subtree_control enabling,
- * exact file writes, conversions, unified keys, devices refusal, stats.
+ * exact file writes, conversions, unified keys, device programs (recorded), stats.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -15,13 +15,14 @@ import { KERNEL_MEMORY_WARNING } from "./convert.js";
 
 const MiB = 1024 * 1024;
 
-function setup(t: { after(fn: () => void): void }, controllers = V2_CONTROLLERS): { tree: FakeTree; mgr: CgroupV2Manager; log: string[] } {
+// A fake tree has no bpf(2): device programs are recorded by default (real ones: real-host.test.ts).
+function setup(t: { after(fn: () => void): void }, controllers = V2_CONTROLLERS, attachDeviceFilter: (dir: string, p: Buffer | null) => void = () => {}): { tree: FakeTree; mgr: CgroupV2Manager; log: string[] } {
   const tree = fakeV2Tree(controllers);
   tree.addGroup("/berth/c1");
   const log: string[] = [];
   observeCgroupWrites((p, v) => log.push(`${p.slice(tree.root.length + 1)} = ${v}`));
   t.after(() => { observeCgroupWrites(undefined); tree.remove(); });
-  const mgr = detectCgroupManager({ root: tree.root, mountinfo: tree.mountinfo, destroyTimeoutMs: 200, freezeTimeoutMs: 100 });
+  const mgr = detectCgroupManager({ root: tree.root, mountinfo: tree.mountinfo, destroyTimeoutMs: 200, freezeTimeoutMs: 100, attachDeviceFilter });
   assert.ok(mgr instanceof CgroupV2Manager);
   return { tree, mgr, log };
 }
@@ -113,14 +114,24 @@ test("unified keys: written when the file exists, refused when they could escape
   assert.equal(readFileSync(join(cgroup.dirs().unified!, "cpu.weight"), "utf8"), "7");
 });
 
-test("device rules other than allow-all are NotImplemented on v2", async (t) => {
-  const { mgr } = setup(t);
+test("device rules on v2: a program is attached (recorded here; real ones in real-host.test.ts), allow-all detaches, bad rules and a failed attach are clear errors", async (t) => {
+  const attached: [string, Buffer | null][] = [];
+  let fail = false;
+  const { mgr } = setup(t, V2_CONTROLLERS, (dir, p) => {
+    if (fail) throw Object.assign(new Error("EPERM: operation not permitted, bpf(BPF_PROG_LOAD)"), { code: "EPERM" });
+    attached.push([dir, p]);
+  });
   const { cgroup } = await mgr.create("/berth/c1");
-  await assert.rejects(
-    cgroup.setResources({ devices: [{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 1, minor: 3, access: "rwm" }] }),
-    { name: "NotImplemented", message: /eBPF program .* bpf\(2\), which berth cannot do yet/ },
-  );
-  assert.deepEqual(await cgroup.setResources({ devices: [{ allow: true, access: "rwm" }] }), []);
+  const rules = [{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 1, minor: 3, access: "rwm" }];
+  assert.deepEqual(await cgroup.setResources({ devices: rules }), []);
+  assert.equal(attached.length, 1);
+  assert.equal(attached[0]![0], cgroup.dirs().unified);
+  assert.ok(attached[0]![1] && attached[0]![1].length > 0 && attached[0]![1].length % 8 === 0, "whole eBPF instructions");
+  await cgroup.setResources({ devices: [{ allow: true, access: "rwm" }] });
+  assert.deepEqual(attached[1], [cgroup.dirs().unified, null], "allow-all: earlier programs are detached, none attached");
+  await assert.rejects(cgroup.setResources({ devices: [{ allow: true, type: "x", access: "r" }] }), { name: "InvalidArgument", message: /devices\[0\]\.type "x"/ });
+  fail = true;
+  await assert.rejects(cgroup.setResources({ devices: rules }), { name: "FailedPrecondition", message: /device rules on cgroup v2: attach an eBPF device program to .*EPERM/ });
   await assert.rejects(cgroup.setResources({ cpu: { realtimeRuntime: 1000 } }), { name: "NotImplemented", message: /realtime/ });
 });
 

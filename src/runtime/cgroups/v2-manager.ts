@@ -110,7 +110,7 @@ export class V2Cgroup implements Cgroup {
   }
 
   async setResources(r: LinuxResources): Promise<string[]> {
-    return applyV2Resources(this.dir, r, await this.controllers());
+    return applyV2Resources(this.dir, r, await this.controllers(), this.opts.attachDeviceFilter);
   }
 
   stats(): Promise<CgroupStats> {

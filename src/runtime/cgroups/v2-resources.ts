@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { LinuxResources, ThrottleDevice } from "../spec.js";
 import { FailedPrecondition, InvalidArgument, NotImplemented } from "../../errdefs.js";
 import { exists, readNumber, readOptional, writeCgroupFile } from "./fs-io.js";
+import { attachDeviceFilter, deviceFilterProgram, type DeviceFilterAttach } from "./device-filter.js";
 import {
   KERNEL_MEMORY_WARNING, KERNEL_TCP_WARNING, blkioWeightToIoWeight, devicesAllowAll, hugepageSizeName, limitText,
   rdmaLines, requestedControllers, sharesToWeight, swapMaxV2,
@@ -16,18 +17,23 @@ import {
  * Writes `r` into the group dir `d`. `available` is the set of controllers
  * enabled for this group (its cgroup.controllers).
  */
-export async function applyV2Resources(d: string, r: LinuxResources, available: Set<string>): Promise<string[]> {
+export async function applyV2Resources(d: string, r: LinuxResources, available: Set<string>, attachDevices: DeviceFilterAttach = attachDeviceFilter): Promise<string[]> {
   const warnings: string[] = [];
   for (const c of requestedControllers(r, 2)) {
     if (!available.has(c)) {
       throw new FailedPrecondition(`resources need the ${c} controller, which cgroup v2 does not provide for ${d} (cgroup.controllers: ${[...available].join(" ") || "none"})`);
     }
   }
-  if (!devicesAllowAll(r.devices)) {
-    throw new NotImplemented(
-      "device rules on cgroup v2 need an eBPF program (BPF_PROG_TYPE_CGROUP_DEVICE) attached to the group with bpf(2), which berth cannot do yet; " +
-      "only the allow-all default is supported on cgroup v2 (drop linux.resources.devices or use a v1/hybrid host)",
-    );
+  if (r.devices) {
+    // v2 has no devices controller: an eBPF program attached to the group decides (device-filter.ts).
+    // Allow-all rules need none (one attached earlier, by a live update, is detached).
+    const program = deviceFilterProgram(r.devices); // validates the rules either way
+    const attached = devicesAllowAll(r.devices) ? null : program;
+    try {
+      await attachDevices(d, attached);
+    } catch (e) {
+      throw new FailedPrecondition(`device rules on cgroup v2: attach an eBPF device program to ${d}: ${(e as Error).message}`, { cause: e });
+    }
   }
   const unified = r.unified ?? {};
   if (r.cpu) await applyCpu(d, r.cpu, unified);
