@@ -22,6 +22,7 @@ import { resolveMounts } from "./container-mounts.js";
 import { ContainerStore, initialState, validateName, type ContainerRecord, type EndpointConfig } from "./container-store.js";
 import type { EventBus } from "./events.js";
 import { resourcesFromHostConfig } from "./host-config-resources.js";
+import { hostDevices } from "./resource-flags-devices.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 import { lookupUser } from "./user-lookup.js";
 import { controlCommand } from "./exec.js";
@@ -118,8 +119,9 @@ export class ContainerRunner {
     warnings.push(...this.checkNetworking(host, endpoints, { ...(image.Config?.ExposedPorts ?? {}), ...(config.ExposedPorts ?? {}) }));
     const imgCfg = (image.Config ?? {}) as Record<string, any>;
     const args = commandLine(config, imgCfg);
-    // Validate resources now, before anything exists.
+    // Validate resources and devices now, before anything exists.
     const res = resourcesFromHostConfig(host);
+    hostDevices(host.Devices);
     warnings.push(...res.warnings);
     const dir = this.store.dir(id);
     mkdirSync(dir, { recursive: true });
@@ -401,7 +403,7 @@ export class ContainerRunner {
         image: { Env: imgCfg.Env, Cmd: imgCfg.Cmd, Entrypoint: imgCfg.Entrypoint, WorkingDir: imgCfg.WorkingDir, User: imgCfg.User },
         rootfs, user, mounts: [...fileMounts, ...c.MountPoints.map(pointToMount)], resources: res.resources, rlimits: res.rlimits,
         cgroupsPath: this.o.runtime.cgroups.resolve(host.CgroupParent ? `${host.CgroupParent}/${id}` : undefined, id), initPath: this.o.initPath,
-        netnsPath: net.netnsPath,
+        netnsPath: net.netnsPath, devices: hostDevices(host.Devices),
       });
       // The merged config (image Env etc.) is what inspect shows as Config.Env.
       c.Config.Env = spec.process!.env;

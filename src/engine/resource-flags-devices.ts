@@ -4,7 +4,8 @@
  * the major:minor numbers cgroups want. Messages are docker's (opts/weightdevice.go,
  * opts/throttledevice.go) where it has them.
  */
-import { statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { InvalidArgument, NotFound } from "../errdefs.js";
 import { flagError, parseSize } from "./resource-flags.js";
 
@@ -60,4 +61,48 @@ export function blockDeviceNumbers(path: string): { major: number; minor: number
   const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
   const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
   return { major, minor };
+}
+
+/** A device docker's --device / HostConfig.Devices puts in a container. */
+export interface ContainerDevice { path: string; type: "c" | "b"; major: number; minor: number; fileMode: number; permissions: string }
+
+/**
+ * HostConfig.Devices → the device nodes to make and allow: each PathOnHost a character or block
+ * device (or a directory, whose devices are all added under PathInContainer, as docker does);
+ * CgroupPermissions letters from "rwm". Errors are docker's: "error gathering device information
+ * while adding custom device …".
+ */
+export function hostDevices(list: { PathOnHost?: string; PathInContainer?: string; CgroupPermissions?: string }[] | null | undefined): ContainerDevice[] {
+  const out: ContainerDevice[] = [];
+  for (const d of list ?? []) {
+    const host = d.PathOnHost ?? "";
+    const inside = d.PathInContainer || host;
+    const perms = d.CgroupPermissions || "rwm";
+    if (!/^[rwm]{1,3}$/.test(perms)) throw new InvalidArgument(`invalid device mode: ${perms}`);
+    if (!host.startsWith("/") || !inside.startsWith("/")) throw new InvalidArgument(`invalid device path: ${host}:${inside}`);
+    const add = (hostPath: string, ctrPath: string, required: boolean): void => {
+      let st;
+      try {
+        st = statSync(hostPath, { bigint: true });
+      } catch (err) {
+        throw new InvalidArgument(`error gathering device information while adding custom device "${hostPath}": ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (err as Error).message}`, { cause: err });
+      }
+      if (st.isDirectory()) {
+        for (const name of readdirSync(hostPath).sort()) add(join(hostPath, name), join(ctrPath, name), false);
+        return;
+      }
+      if (!st.isCharacterDevice() && !st.isBlockDevice()) {
+        if (required) throw new InvalidArgument(`error gathering device information while adding custom device "${hostPath}": not a device node`);
+        return;
+      }
+      const dev = st.rdev;
+      out.push({
+        path: ctrPath, type: st.isBlockDevice() ? "b" : "c",
+        major: Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn)), minor: Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn)),
+        fileMode: Number(st.mode & 0o777n), permissions: perms,
+      });
+    };
+    add(host, inside, true);
+  }
+  return out;
 }
