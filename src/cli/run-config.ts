@@ -3,6 +3,7 @@
  * Values are checked for form here (sizes, numbers, key=value); limits are validated by berthd,
  * which answers with docker's messages.
  */
+import { RESOURCE_VIEW_ANNOTATION } from "../runtime/resource-view.js";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { b, bool, l, list, s, str, type FlagSpec, type Parsed } from "./args.js";
@@ -29,6 +30,7 @@ export const RUN_FLAGS: FlagSpec[] = [
   l("dns-search"), l("dns-option"), l("device"), l("group-add"), s("log-driver"), l("log-opt"), s("cgroup-parent"),
   s("ipc"), s("pid"), s("uts"), s("userns"), l("sysctl"), s("platform"), s("pull"), b("quiet", "q"), b("sig-proxy"),
   l("attach", "a"), s("cidfile"), b("oom-kill-disable"), s("oom-score-adj"), l("network-alias"), s("ip"),
+  l("annotation"), b("resource-view"),
   // resources (#3)
   s("memory", "m"), s("memory-swap"), s("memory-reservation"), s("memory-swappiness"), s("kernel-memory"),
   s("cpus"), s("cpu-shares", "c"), s("cpu-period"), s("cpu-quota"), s("cpu-rt-period"), s("cpu-rt-runtime"),
@@ -56,6 +58,11 @@ function nanoCpus(v: string): number {
   const n = r ? Number(r[1]) / Number(r[2]) : Number(v);
   if (!Number.isFinite(n) || v.trim() === "" || n < 0) throw new CliError(`invalid argument "${v}" for "--cpus" flag: failed to parse ${v} as a rational number`);
   return Math.round(n * 1e9);
+}
+
+function annotations(given: Record<string, string>, resourceView: boolean): Record<string, string> | undefined {
+  const all = resourceView ? { ...given, [RESOURCE_VIEW_ANNOTATION]: "true" } : given;
+  return Object.keys(all).length ? all : undefined;
 }
 
 function keyValues(flag: string, items: string[]): Record<string, string> {
@@ -193,6 +200,8 @@ export function createBody(p: Parsed): { name?: string; image: string; body: Rec
     ExtraHosts: list(p, "add-host"), Dns: list(p, "dns"), DnsSearch: list(p, "dns-search"), DnsOptions: list(p, "dns-option"),
     Devices: devices, GroupAdd: list(p, "group-add"),
     LogConfig: { Type: n("log-driver") ?? "json-file", Config: keyValues("--log-opt", list(p, "log-opt")) },
+    // --resource-view is berth's; it travels as the runtime annotation the docker CLI can set too.
+    Annotations: annotations(keyValues("--annotation", list(p, "annotation")), bool(p, "resource-view")),
     CgroupParent: n("cgroup-parent"),
     IpcMode: n("ipc"), PidMode: n("pid"), UTSMode: n("uts"), UsernsMode: n("userns"),
     Sysctls: keyValues("--sysctl", list(p, "sysctl")),

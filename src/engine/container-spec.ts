@@ -24,6 +24,8 @@ export interface DockerConfigLike {
 }
 
 export interface DockerHostConfigLike {
+  /** OCI annotations for the runtime (docker API 1.43+); org.berth.resource-view asks for lxcfs's view. */
+  Annotations?: Record<string, string> | null;
   ReadonlyRootfs?: boolean;
   CapAdd?: string[] | null;
   CapDrop?: string[] | null;
@@ -174,6 +176,7 @@ export function buildContainerSpec(i: SpecInputs): Spec {
       ...(sec.apparmor && sec.apparmor !== "unconfined" ? { apparmorProfile: sec.apparmor } : {}),
     },
     root: { path: i.rootfs, readonly: host.ReadonlyRootfs === true },
+    ...(host.Annotations && Object.keys(host.Annotations).length ? { annotations: { ...host.Annotations } } : {}),
     hostname,
     ...(config.Domainname ? { domainname: config.Domainname } : {}),
     mounts,

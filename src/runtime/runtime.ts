@@ -8,6 +8,7 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { FailedPrecondition, InvalidArgument, NotFound, wrap } from "../errdefs.js";
 import { writeFileAtomic } from "../fsutil.js";
+import { ensureLxcfs, resourceViewMounts, wantsResourceView } from "./resource-view.js";
 import { secureJoin } from "../secure-join.js";
 import { detectCgroupManager } from "./cgroups/index.js";
 import type { Cgroup, CgroupManager } from "./cgroups/types.js";
@@ -176,7 +177,8 @@ export class Runtime {
     validateId(id);
     const bundle = resolve(o.bundle);
     const given = o.spec ?? loadBundleSpec(bundle);
-    const spec: Spec = given.process && given.root?.path ? { ...given, process: withHome(given.process, resolve(bundle, given.root.path)) } : given;
+    let spec: Spec = given.process && given.root?.path ? { ...given, process: withHome(given.process, resolve(bundle, given.root.path)) } : given;
+    if (wantsResourceView(spec.annotations)) spec = { ...spec, mounts: [...(spec.mounts ?? []), ...resourceViewMounts(await ensureLxcfs(this.opts.root))] };
     await this.store.reserve(id);
     let cgroup: Cgroup | undefined;
     let pid = 0;

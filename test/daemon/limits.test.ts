@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { startBerthd, type CmdResult, type PrivateBerthd } from "../helpers/berthd.js";
+import { debianRootfsTar } from "../helpers/fixtures.js";
 
 let d: PrivateBerthd;
 before(async () => { d = await startBerthd(); });
@@ -132,5 +133,65 @@ test("--oom-kill-disable: a container over its limit stalls instead of being kil
     assert.equal(ok(["inspect", "-f", "{{.State.Running}} {{.State.OOMKilled}}", "stall"]).trim(), "true false", "stalled, not killed");
   } finally {
     berth(["rm", "-f", "stall"]);
+  }
+});
+
+test("--resource-view: /proc and cpu/online inside show the container's limits (lxcfs started by berth); the docker CLI's --annotation asks the same", () => {
+  const inside = (args: string[]): string[] => ok(["run", "--rm", ...args, "busybox", "sh", "-c",
+    "grep MemTotal /proc/meminfo; grep -c ^processor /proc/cpuinfo; cut -d' ' -f1 /proc/uptime; cat /sys/devices/system/cpu/online; nproc"]).trim().split("\n");
+  const [mem, cpus, uptime, online, nproc] = inside(["--resource-view", "-m", "64m", "--cpus", "1"]);
+  assert.match(mem!, /^MemTotal:\s+65536 kB$/);
+  assert.equal(cpus, "1");
+  assert.ok(Number(uptime) < 30, `uptime starts near 0 (${uptime})`);
+  assert.equal(online, "0");
+  // nproc counts the CPUs the process may run on (sched_getaffinity), which lxcfs cannot change:
+  // --cpuset-cpus does; --cpus alone does not (documented in src/runtime/resource-view.ts).
+  assert.equal(Number(nproc), Number(spawnSync("nproc", { encoding: "utf8" }).stdout.trim()));
+  assert.equal(inside(["--resource-view", "--cpuset-cpus", "0", "-m", "32m"])[4], "1");
+  // Without the option the host shows through, as in docker.
+  const hostMem = /MemTotal:\s+(\d+)/.exec(readFileSync("/proc/meminfo", "utf8"))![1];
+  assert.match(inside(["-m", "64m"])[0]!, new RegExp(`MemTotal:\\s+${hostMem} kB`));
+  // The docker CLI (API 1.43+ HostConfig.Annotations) reaches the same view.
+  const r = d.docker(["run", "--rm", "--annotation", "org.berth.resource-view=true", "-m", "48m", "busybox", "grep", "MemTotal", "/proc/meminfo"]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /MemTotal:\s+49152 kB/);
+});
+
+test("--device-write-bps on a loop device: direct writes run at about the limit (v1 throttles O_DIRECT, not buffered writes)", onlyV1, () => {
+  const img = spawnSync("mktemp", ["/tmp/berth-loop-XXXXXX"], { encoding: "utf8" }).stdout.trim();
+  let loop = "";
+  try {
+    assert.equal(spawnSync("truncate", ["-s", "64M", img]).status, 0);
+    const l = spawnSync("losetup", ["--find", "--show", img], { encoding: "utf8" });
+    assert.equal(l.status, 0, `losetup: ${l.stderr}`);
+    loop = l.stdout.trim();
+    // GNU dd (busybox's ignores oflag=direct): the Debian image made by debootstrap, cached.
+    ok(["import", debianRootfsTar(), "debian:bookworm"]);
+    const write = (limit: string[]): number => {
+      const run = berth(["run", "--rm", "--device", loop, ...limit, "debian:bookworm", "dd", "if=/dev/zero", `of=${loop}`, "bs=64k", "count=96", "oflag=direct"]);
+      assert.equal(run.status, 0, run.stderr);
+      const r = /copied, ([\d.]+) s/.exec(run.stderr);
+      assert.ok(r, `dd's summary: ${run.stderr}`);
+      return Number(r[1]);
+    };
+    const seconds = write(["--device-write-bps", `${loop}:2mb`]);
+    const mbps = 6 / seconds;
+    assert.ok(mbps > 1.6 && mbps < 2.4, `direct writes at ${mbps.toFixed(2)} MiB/s against a 2 MiB/s limit (${seconds.toFixed(2)} s for 6 MiB)`);
+    // Unthrottled, the same writes are far faster: the limit is what slowed them.
+    const free = write([]);
+    assert.ok(free < seconds / 2, `unthrottled: ${free.toFixed(2)} s`);
+    // --device under another name, and paths that are not devices: docker's one-line errors, no container left.
+    assert.match(ok(["run", "--rm", "--device", `${loop}:/dev/xvdb:r`, "busybox", "ls", "-l", "/dev/xvdb"]), /^b.* 7,\s+\d+ .*\/dev\/xvdb$/m);
+    const before = ok(["ps", "-aq"]);
+    for (const [dev, why] of [["/dev/nosuch", /no such file or directory/], ["/etc/passwd", /not a device node/]] as const) {
+      const r = berth(["run", "--rm", "--device", dev, "busybox", "true"]);
+      assert.equal(r.status, 125);
+      assert.match(r.stderr, new RegExp(`error gathering device information while adding custom device "${dev}": ${why.source}`));
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+    assert.equal(ok(["ps", "-aq"]), before);
+  } finally {
+    if (loop) spawnSync("losetup", ["-d", loop]);
+    spawnSync("rm", ["-f", img]);
   }
 });

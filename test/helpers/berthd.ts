@@ -136,6 +136,16 @@ export async function startBerthd(opts: { importBusybox?: boolean; daemonArgs?: 
         }
       } catch { /* no such hierarchy */ }
     }
+    // An lxcfs this daemon's runtime started for --resource-view outlives berthd by design; it is
+    // this test's to stop (it unmounts itself on SIGTERM).
+    try {
+      const lx = Number(readFileSync(join(dir, "run", "runtime", ".lxcfs.pid"), "utf8").trim());
+      if (lx > 0) {
+        try { process.kill(lx, "SIGTERM"); } catch { /* gone */ }
+        for (let i = 0; i < 100 && alive(lx); i++) sleepMs(20);
+        try { process.kill(lx, "SIGKILL"); } catch { /* gone */ }
+      }
+    } catch { /* none started */ }
     sleepMs(100);
     const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4]).filter((m): m is string => !!m && m.startsWith(dir));
     for (const m of mounts.sort().reverse()) spawnSync("umount", ["-l", m]);
