@@ -204,7 +204,10 @@ int main(int argc, char **argv) {
       size_t l = strlen(timens_offsets);
       snprintf(timens_offsets + l, sizeof timens_offsets - l, "%s %s %s\n", f[1], f[2], f[3]);
     } else if (!strcmp(f[0], "fifo") && n > 1) {
+      /* 0622 whatever the umask: the process opens it for writing after it changed to its own
+       * user, which may have neither root's uid nor CAP_DAC_OVERRIDE. */
       if (mkfifo(f[1], 0622) < 0 && errno != EEXIST) r = bsh_fail(&err, "exec fifo", errno, "mkfifo %s", f[1]);
+      else if (chmod(f[1], 0622) < 0) r = bsh_fail(&err, "exec fifo", errno, "chmod %s", f[1]);
       else fifo_fd = open(f[1], O_PATH | O_CLOEXEC);
       if (r == 0 && fifo_fd < 0) r = bsh_fail(&err, "exec fifo", errno, "open %s", f[1]);
     } else if (!strcmp(f[0], "console-socket") && n > 1) {

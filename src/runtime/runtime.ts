@@ -3,8 +3,9 @@
  * update, ps. berth-runc (runc/) is a thin command line over it, and the engine calls it in
  * process. Lifecycle moves are checked against one transition table (lifecycle.ts).
  */
-import { readFileSync, statSync, writeFileSync } from "node:fs";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { constants, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { Socket } from "node:net";
+import { rm, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { FailedPrecondition, InvalidArgument, NotFound, wrap } from "../errdefs.js";
 import { writeFileAtomic } from "../fsutil.js";
@@ -83,6 +84,31 @@ const ALLOWED_DEVICES: DeviceRule[] = [
   ...[[1, 3], [1, 8], [1, 7], [5, 0], [1, 5], [1, 9], [5, 1], [5, 2], [10, 200]].map(([major, minor]) => ({ allow: true, type: "c", major, minor, access: "rwm" })),
   { allow: true, type: "c", major: 136, access: "rwm" },
 ];
+
+/**
+ * The container process waits in open(O_WRONLY) on the exec fifo; a reader releases it, and it
+ * writes one byte before it execs. The fifo is opened O_RDWR|O_NONBLOCK — it never blocks and
+ * never reads EOF while we hold it — and read on the event loop, while the process is watched:
+ * a process that died before opening the fifo must not hold a thread-pool thread in open(2)
+ * forever (four of them stall every file operation of berthd). True when the byte came.
+ */
+export function releaseFifo(fifo: string, s: SavedState): Promise<boolean> {
+  const fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+  return new Promise((resolvePromise) => {
+    const sock = new Socket({ fd, readable: true, writable: false });
+    let done = false;
+    const finish = (ok: boolean): void => {
+      if (done) return;
+      done = true;
+      clearInterval(watch);
+      sock.destroy();
+      resolvePromise(ok);
+    };
+    sock.once("data", () => finish(true));
+    sock.once("error", () => finish(false));
+    const watch = setInterval(() => { if (!isAlive(s)) finish(false); }, 20);
+  });
+}
 
 function withDefaultDevices(r: LinuxResources | undefined): LinuxResources | undefined {
   if (!r?.devices) return r;
@@ -239,10 +265,9 @@ export class Runtime {
     const s = this.store.load(id);
     checkTransition(this.status(s), "start", id);
     const fifo = this.store.fifo(id);
-    // The process blocks in open(O_WRONLY) on the fifo; our read releases it.
-    const data = await readFile(fifo);
+    const started = await releaseFifo(fifo, s);
     await rm(fifo, { force: true });
-    if (data.length === 0) throw new FailedPrecondition(`start ${id}: the container process exited before start`);
+    if (!started) throw new FailedPrecondition(`start ${id}: the container process exited before start`);
     const spec = await this.store.spec(id);
     try {
       await runHooks(spec.hooks?.poststart, ociState(s, "running"), "poststart");
