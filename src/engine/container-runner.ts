@@ -22,7 +22,7 @@ import { resolveMounts } from "./container-mounts.js";
 import { ContainerStore, initialState, validateName, type ContainerRecord, type EndpointConfig } from "./container-store.js";
 import type { EventBus } from "./events.js";
 import { resourcesFromHostConfig } from "./host-config-resources.js";
-import { hostDevices } from "./resource-flags-devices.js";
+import { hostDevices, privilegedDevices } from "./resource-flags-devices.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 import { lookupUser } from "./user-lookup.js";
 import { controlCommand } from "./exec.js";
@@ -403,7 +403,7 @@ export class ContainerRunner {
         image: { Env: imgCfg.Env, Cmd: imgCfg.Cmd, Entrypoint: imgCfg.Entrypoint, WorkingDir: imgCfg.WorkingDir, User: imgCfg.User },
         rootfs, user, mounts: [...fileMounts, ...c.MountPoints.map(pointToMount)], resources: res.resources, rlimits: res.rlimits,
         cgroupsPath: this.o.runtime.cgroups.resolve(host.CgroupParent ? `${host.CgroupParent}/${id}` : undefined, id), initPath: this.o.initPath,
-        netnsPath: net.netnsPath, devices: hostDevices(host.Devices),
+        netnsPath: net.netnsPath, devices: [...(host.Privileged ? privilegedDevices() : []), ...hostDevices(host.Devices)],
       });
       // The merged config (image Env etc.) is what inspect shows as Config.Env.
       c.Config.Env = spec.process!.env;

@@ -72,7 +72,7 @@ export interface ContainerDevice { path: string; type: "c" | "b"; major: number;
  * CgroupPermissions letters from "rwm". Errors are docker's: "error gathering device information
  * while adding custom device …".
  */
-export function hostDevices(list: { PathOnHost?: string; PathInContainer?: string; CgroupPermissions?: string }[] | null | undefined): ContainerDevice[] {
+export function hostDevices(list: { PathOnHost?: string; PathInContainer?: string; CgroupPermissions?: string }[] | null | undefined, skip: ReadonlySet<string> = new Set()): ContainerDevice[] {
   const out: ContainerDevice[] = [];
   for (const d of list ?? []) {
     const host = d.PathOnHost ?? "";
@@ -88,7 +88,7 @@ export function hostDevices(list: { PathOnHost?: string; PathInContainer?: strin
         throw new InvalidArgument(`error gathering device information while adding custom device "${hostPath}": ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (err as Error).message}`, { cause: err });
       }
       if (st.isDirectory()) {
-        for (const name of readdirSync(hostPath).sort()) add(join(hostPath, name), join(ctrPath, name), false);
+        for (const name of readdirSync(hostPath).sort()) if (!skip.has(name)) add(join(hostPath, name), join(ctrPath, name), false);
         return;
       }
       if (!st.isCharacterDevice() && !st.isBlockDevice()) {
@@ -106,3 +106,10 @@ export function hostDevices(list: { PathOnHost?: string; PathInContainer?: strin
   }
   return out;
 }
+
+/** What --privileged adds: every device of the host's /dev, as runc's HostDevices finds them. */
+export function privilegedDevices(): ContainerDevice[] {
+  return hostDevices([{ PathOnHost: "/dev", PathInContainer: "/dev", CgroupPermissions: "rwm" }], PRIVILEGED_SKIP);
+}
+// The container gets its own of these (devpts, shm, mqueue, the fd and ptmx links, the console).
+const PRIVILEGED_SKIP = new Set(["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev", "console", "ptmx"]);

@@ -157,7 +157,7 @@ test("--resource-view: /proc and cpu/online inside show the container's limits (
   assert.match(r.stdout, /MemTotal:\s+49152 kB/);
 });
 
-test("--device-write-bps on a loop device: direct writes run at about the limit (v1 throttles O_DIRECT, not buffered writes)", onlyV1, () => {
+test("--device and --privileged give a loop device; --device-write-bps: direct writes run at about the limit (v1 throttles O_DIRECT, not buffered writes)", onlyV1, () => {
   const img = spawnSync("mktemp", ["/tmp/berth-loop-XXXXXX"], { encoding: "utf8" }).stdout.trim();
   let loop = "";
   try {
@@ -180,6 +180,9 @@ test("--device-write-bps on a loop device: direct writes run at about the limit 
     // Unthrottled, the same writes are far faster: the limit is what slowed them.
     const free = write([]);
     assert.ok(free < seconds / 2, `unthrottled: ${free.toFixed(2)} s`);
+    // --privileged: every host device is there (and usable), as with docker.
+    assert.equal(ok(["run", "--rm", "--privileged", "busybox", "sh", "-c", `head -c 4096 ${loop} | wc -c`]).trim(), "4096");
+    assert.notEqual(berth(["run", "--rm", "busybox", "ls", loop]).status, 0, "not without --privileged or --device");
     // --device under another name, and paths that are not devices: docker's one-line errors, no container left.
     assert.match(ok(["run", "--rm", "--device", `${loop}:/dev/xvdb:r`, "busybox", "ls", "-l", "/dev/xvdb"]), /^b.* 7,\s+\d+ .*\/dev\/xvdb$/m);
     const before = ok(["ps", "-aq"]);
