@@ -6,6 +6,7 @@
  * berthd may die and restart: `recover()` finds running containers again through the runtime's
  * state, and the exit of a container is noticed when the shim closes its control socket.
  */
+import { hostname as osHostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import type { Socket } from "node:net";
@@ -129,7 +130,8 @@ export class ContainerRunner {
       await this.o.images.prepareRootfs(id, image.Id);
       const mounts = await resolveMounts({ Binds: host.Binds, Mounts: host.Mounts, Tmpfs: host.Tmpfs, ImageVolumes: imgCfg.Volumes }, this.o.volumes);
       const fullConfig = {
-        Hostname: config.Hostname || id.slice(0, 12), Domainname: config.Domainname ?? "", User: config.User ?? "",
+        // As dockerd: on the host's network (or UTS namespace) the default name is the host's.
+        Hostname: config.Hostname || (host.NetworkMode === "host" || host.UTSMode === "host" ? osHostname() : id.slice(0, 12)), Domainname: config.Domainname ?? "", User: config.User ?? "",
         AttachStdin: !!config.AttachStdin, AttachStdout: config.AttachStdout ?? true, AttachStderr: config.AttachStderr ?? true,
         ExposedPorts: config.ExposedPorts ?? imgCfg.ExposedPorts, Tty: !!config.Tty, OpenStdin: !!config.OpenStdin, StdinOnce: !!config.StdinOnce,
         Env: config.Env ?? null, Cmd: config.Cmd ?? imgCfg.Cmd ?? null, Image: config.Image, Volumes: config.Volumes ?? imgCfg.Volumes ?? null,

@@ -4,6 +4,7 @@
  * default capabilities, the device cgroup allow-list, the default seccomp profile, and the
  * Entrypoint/Cmd/Env/WorkingDir/User merge rules.
  */
+import { hostname as osHostname } from "node:os";
 import { InvalidArgument } from "../errdefs.js";
 import type { DeviceRule, LinuxResources, Mount, Namespace, Rlimit, Spec } from "../runtime/spec.js";
 import { DOCKER_DEFAULT_CAPS, ALL_CAPS } from "../runtime/capabilities.js";
@@ -143,7 +144,9 @@ export function buildContainerSpec(i: SpecInputs): Spec {
   const { config, host } = i;
   const sec = securityOpts(host);
   const caps = capabilities(host);
-  const hostname = config.Hostname || i.id.slice(0, 12);
+  // --uts host: the host's UTS namespace, so its name (the runtime may not set one there).
+  const utsHost = host.UTSMode === "host";
+  const hostname = utsHost ? osHostname() : config.Hostname || i.id.slice(0, 12);
   const args = commandLine(config, i.image);
   if (host.Init && i.initPath) args.unshift("/sbin/berth-init", "--");
   const env = mergeEnv(i.image.Env, config.Env, [`HOSTNAME=${hostname}`, ...(config.Tty ? ["TERM=xterm"] : [])]);
@@ -177,8 +180,7 @@ export function buildContainerSpec(i: SpecInputs): Spec {
     },
     root: { path: i.rootfs, readonly: host.ReadonlyRootfs === true },
     ...(host.Annotations && Object.keys(host.Annotations).length ? { annotations: { ...host.Annotations } } : {}),
-    hostname,
-    ...(config.Domainname ? { domainname: config.Domainname } : {}),
+    ...(utsHost ? {} : { hostname, ...(config.Domainname ? { domainname: config.Domainname } : {}) }),
     mounts,
     linux: {
       namespaces: namespaces(host, i.netnsPath),

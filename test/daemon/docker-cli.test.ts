@@ -7,6 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { until } from "../helpers/wait.js";
 import { startBerthd, type PrivateBerthd } from "../helpers/berthd.js";
@@ -173,6 +174,17 @@ test("bind mounts, named volumes that persist, --read-only, -e, -w, -u", () => {
   // 0600 under the umask: such a container hung in start, holding a thread of berthd's pool).
   assert.equal(ok(["run", "--rm", "-u", "1:1", "--cap-drop", "ALL", "--init", "busybox", "id"]), "uid=1(daemon) gid=1(daemon)\n");
   ok(["volume", "rm", "keep"]);
+});
+
+test("host namespaces: --uts host and --network host take the host's name, --pid host sees its processes, --ipc host", () => {
+  const name = hostname();
+  assert.equal(ok(["run", "--rm", "--uts", "host", "busybox", "hostname"]), `${name}\n`);
+  assert.equal(ok(["run", "--rm", "--network", "host", "busybox", "cat", "/etc/hostname"]), `${name}\n`);
+  assert.equal(ok(["run", "--rm", "--network", "host", "-h", "given", "busybox", "hostname"]), "given\n");
+  assert.ok(Number(ok(["run", "--rm", "--pid", "host", "busybox", "sh", "-c", "ps -o pid | wc -l"])) > 10, "the host's processes");
+  const ipc = (args: string[]): string => ok(["run", "--rm", ...args, "busybox", "readlink", "/proc/self/ns/ipc"]).trim();
+  assert.equal(ipc(["--ipc", "host"]), readlinkSync("/proc/self/ns/ipc"));
+  assert.notEqual(ipc([]), readlinkSync("/proc/self/ns/ipc"));
 });
 
 test("-it: a terminal of the window's size, and ctrl-p ctrl-q detaches leaving it running", async () => {
