@@ -3,6 +3,7 @@
  * `diff` (changes), `commit` (those changes as a new layer with the container's config, plus
  * --change instructions), and `export` (the merged root filesystem as one tar).
  */
+import { existsSync } from "node:fs";
 import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { InvalidArgument } from "../errdefs.js";
@@ -18,24 +19,55 @@ async function existsIn(dirs: string[], rel: string): Promise<boolean> {
   return false;
 }
 
+/** Files the runtime creates, empty, as mountpoints for its bind mounts: docker keeps them in an
+ * init layer that `diff` does not show and `commit` never takes. */
+const INIT_FILES = ["etc/hosts", "etc/hostname", "etc/resolv.conf"];
+
+/** True for such a mountpoint file: one of INIT_FILES (relative path), empty, and in no lower layer. */
+export function isInitMountpoint(rel: string, st: { isFile(): boolean; size: number | bigint }, lowers: string[]): boolean {
+  return INIT_FILES.includes(rel.replace(/^\//, "")) && st.isFile() && Number(st.size) === 0 && !lowers.some((l) => existsSync(join(l, rel)));
+}
+
 /**
  * docker's changes: 0 modified, 1 added, 2 deleted. An overlay whiteout (a 0:0 character device)
  * is a deletion; anything else in the upper directory is added, or modified when a lower layer has
- * the path.
+ * the path. The runtime's mountpoint files are left out, and so is a directory copied up only to
+ * hold them (its owner and mode as below).
  */
 export async function changes(upper: string, lowers: string[]): Promise<Change[]> {
   const out: Change[] = [];
-  const walk = async (rel: string): Promise<void> => {
+  /** Walks a directory of the upper layer; true when it held a mountpoint file left out. */
+  const walk = async (rel: string): Promise<boolean> => {
+    let skipped = false;
     for (const name of (await readdir(join(upper, rel))).sort()) {
       const r = `${rel}/${name}`;
       const st = await lstat(join(upper, r));
       if (st.isCharacterDevice() && st.rdev === 0) { out.push({ Path: r, Kind: 2 }); continue; }
-      out.push({ Path: r, Kind: (await existsIn(lowers, r)) ? 0 : 1 });
-      if (st.isDirectory()) await walk(r);
+      if (isInitMountpoint(r, st, lowers)) { skipped = true; continue; }
+      const inLower = await existsIn(lowers, r);
+      const at = out.push({ Path: r, Kind: inLower ? 0 : 1 });
+      if (!st.isDirectory()) continue;
+      const heldMountpoints = await walk(r);
+      // Copied up only to hold mountpoint files, and unchanged itself: not a change.
+      if (inLower && heldMountpoints && out.length === at && (await sameOwnerAndMode(st, lowers, r))) {
+        out.pop();
+        skipped = true;
+      }
     }
+    return skipped;
   };
   await walk("");
   return out;
+}
+
+async function sameOwnerAndMode(st: { mode: number; uid: number; gid: number }, lowers: string[], rel: string): Promise<boolean> {
+  for (const d of lowers) {
+    try {
+      const l = await lstat(join(d, rel));
+      return l.mode === st.mode && l.uid === st.uid && l.gid === st.gid;
+    } catch { /* not in this layer */ }
+  }
+  return false;
 }
 
 /** The lower directories of an overlay mount's options (top first). */

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import { Readable } from "node:stream";
 import { overlayDiff, writableDir, type Mount as SnapshotMount } from "../snapshot/index.js";
-import { applyChanges, changes, exportTar, lowerDirs, type Change } from "./container-changes.js";
+import { applyChanges, changes, exportTar, isInitMountpoint, lowerDirs, type Change } from "./container-changes.js";
 import { join } from "node:path";
 import { Conflict, FailedPrecondition, InvalidArgument, NotFound, NotImplemented, wrap } from "../errdefs.js";
 import type { Runtime } from "../runtime/runtime.js";
@@ -337,8 +337,7 @@ export class ContainerRunner {
       const lowers = lowerDirs(mounts);
       // The empty files the runtime made as mountpoints for /etc/hosts, hostname and resolv.conf
       // (docker's init layer, which is never committed) stay out of the image.
-      const mountpoint = (rel: string, st: { isFile(): boolean; size: bigint }): boolean =>
-        INIT_FILES.includes(rel) && st.isFile() && st.size === 0n && !lowers.some((l) => existsSync(join(l, rel)));
+      const mountpoint = (rel: string, st: { isFile(): boolean; size: bigint }): boolean => isInitMountpoint(rel, st, lowers);
       const k = c.Config as Record<string, unknown>;
       const base: Record<string, unknown> = {
         Env: k.Env, Cmd: k.Cmd, Entrypoint: k.Entrypoint, WorkingDir: k.WorkingDir, User: k.User, Labels: k.Labels,
@@ -733,7 +732,6 @@ function sizeOf(s: string): number {
   return Number(m[1]) * ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? "").toLowerCase() as "k"] ?? 1);
 }
 
-const INIT_FILES = ["etc/hosts", "etc/hostname", "etc/resolv.conf"];
 
 /** The HostConfig fields `docker update` may change. */
 const UPDATABLE = ["Memory", "MemorySwap", "MemoryReservation", "KernelMemory", "NanoCpus", "CpuShares", "CpuPeriod", "CpuQuota",

@@ -246,6 +246,11 @@ test("diff, commit with --change, history of the new image, export", () => {
   return until("the changes", () => ok(["diff", "chg"]).includes("/newdir")).then(() => {
     const diff = ok(["diff", "chg"]).trim().split("\n");
     for (const line of ["A /made.txt", "D /etc/group", "C /etc", "A /newdir"]) assert.ok(diff.includes(line), `${line} in ${diff.join(", ")}`);
+    assert.ok(!diff.some((l) => /\/etc\/(hosts|hostname|resolv\.conf)$/.test(l)), `the runtime's mountpoint files are not changes: ${diff.join(", ")}`);
+    // A container that changed nothing has no changes (docker keeps those files in its init layer).
+    ok(["run", "--name", "nochg", "busybox", "true"]);
+    assert.equal(ok(["diff", "nochg"]), "");
+    ok(["rm", "nochg"]);
     const id = ok(["commit", "-c", 'CMD ["cat", "/made.txt"]', "-c", "ENV COMMITTED=yes", "-m", "a message", "chg", "committed:1"]).trim();
     assert.match(id, /^sha256:[0-9a-f]{64}$/);
     assert.equal(ok(["run", "--rm", "committed:1"]), "made\n");
