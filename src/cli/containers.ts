@@ -138,8 +138,8 @@ const ps: Cmd = async (c, argv) => {
   const trunc = !bool(p, "no-trunc");
   if (bool(p, "quiet")) { for (const r of rows) process.stdout.write(`${trunc ? short(r.Id) : r.Id}\n`); return; }
   const view = rows.map((r) => {
-    let command = `"${r.Command}"`;
-    if (trunc && r.Command.length > 20) command = `"${r.Command.slice(0, 19)}…"`;
+    // docker quotes it as Go's strconv.Quote does, after cutting it to 20 characters.
+    const command = JSON.stringify(trunc && r.Command.length > 20 ? `${r.Command.slice(0, 19)}…` : r.Command);
     return {
       ID: trunc ? short(r.Id) : r.Id, Image: r.Image, Command: command, CreatedAt: new Date(r.Created * 1000).toString(),
       RunningFor: ago(r.Created), Ports: portsLine(r.Ports ?? []), Status: r.Status, State: r.State, Names: (r.Names ?? []).map((x: string) => x.replace(/^\//, "")).join(","),

@@ -30,9 +30,9 @@ export function statusLine(c: ContainerRecord): string {
   return "Created";
 }
 
+/** The Command of `ps`, as dockerd writes it: the path, then the arguments, those with a space in single quotes. */
 export function commandString(c: ContainerRecord): string {
-  const quote = (a: string): string => (/[\s"'$]/.test(a) ? JSON.stringify(a) : a);
-  return [c.Path, ...c.Args].map(quote).join(" ");
+  return [c.Path, ...c.Args.map((a) => (a.includes(" ") ? `'${a}'` : a))].join(" ");
 }
 
 export function inspectView(c: ContainerRecord, extra: { execIds?: string[]; rootfs?: string; sandbox?: SandboxRecord } = {}): Record<string, unknown> {

@@ -61,6 +61,8 @@ test("-d, ps, logs, exec, inspect --format, top, stats, stop, start, rm", async 
   assert.match(ps, new RegExp(`^${id.slice(0, 12)}\\s+busybox\\s+.*Up .*cli-web$`, "m"));
   assert.equal(ok(["ps", "-q", "--no-trunc"]).trim(), id);
   assert.equal(ok(["ps", "--format", "{{.Names}}:{{.State}}"]).trim(), "cli-web:running");
+  // dockerd's Command: arguments with a space in single quotes.
+  assert.equal(ok(["ps", "--no-trunc", "--format", "{{.Command}}"]).trim(), `"sh -c 'trap 'exit 0' TERM; echo $GREETING; while :; do sleep 0.2; done'"`);
   await until("the greeting in the log", () => ok(["logs", "cli-web"]) === "hello\n");
   assert.equal(ok(["exec", "cli-web", "sh", "-c", "echo $GREETING from exec"]), "hello from exec\n");
   assert.equal(berth(["exec", "cli-web", "sh", "-c", "exit 9"]).status, 9);
