@@ -205,7 +205,7 @@ export class Builder {
   private async pullBase(ref: string, line: number, localId: string | undefined, out: (s: string) => void): Promise<string> {
     out(`Pulling ${ref}\n`);
     try {
-      const id = await this.o.images.pull(ref);
+      const { id } = await this.o.images.pull(ref);
       out(`Status: ${id === localId ? "Image is up to date" : "Downloaded newer image"} for ${ref}\n`);
       return id;
     } catch (e) {

@@ -196,12 +196,14 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
       const tag = c.query.get("tag");
       const ref = tag ? (tag.startsWith("sha256:") ? `${image}@${tag}` : `${image}:${tag}`) : image;
       res.write(JSON.stringify({ status: `Pulling from ${familiarString(parseReference(ref)).replace(/:[^:/]+$/, "")}`, id: tag ?? "latest" }) + "\n");
-      const id = await d.images.pull(ref, {
+      const before = await d.images.inspect(ref).then((i) => i.Id, () => undefined);
+      const { id, digest } = await d.images.pull(ref, {
         auth: registryAuth(c),
         onProgress: (e) => res.write(progressLine(e)),
       });
-      res.write(JSON.stringify({ status: `Digest: ${id}` }) + "\n");
-      res.end(JSON.stringify({ status: `Status: Downloaded newer image for ${familiarString(parseReference(ref))}` }) + "\n");
+      res.write(JSON.stringify({ status: `Digest: ${digest}` }) + "\n");
+      const name = familiarString(parseReference(ref));
+      res.end(JSON.stringify({ status: id === before ? `Status: Image is up to date for ${name}` : `Status: Downloaded newer image for ${name}` }) + "\n");
       d.events.emit("image", "pull", ref, {});
     } catch (e) {
       res.end(JSON.stringify({ errorDetail: { message: (e as Error).message }, error: (e as Error).message }) + "\n");

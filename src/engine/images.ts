@@ -259,8 +259,8 @@ export class EngineImages {
     }
   }
 
-  /** Pulls from a registry and unpacks each layer while later ones download. */
-  async pull(ref: string, opts: { onProgress?: (e: ProgressEvent) => void; signal?: AbortSignal; auth?: Credentials } = {}): Promise<string> {
+  /** Pulls from a registry and unpacks each layer while later ones download: the image ID and the repo digest (what the tag pointed at). */
+  async pull(ref: string, opts: { onProgress?: (e: ProgressEvent) => void; signal?: AbortSignal; auth?: Credentials } = {}): Promise<{ id: string; digest: string }> {
     const registry = this.registry(opts.auth);
     try {
       let parent: string | undefined;
@@ -275,7 +275,7 @@ export class EngineImages {
           return u.diffId;
         },
       });
-      return r.imageId;
+      return { id: r.imageId, digest: r.target.digest };
     } finally {
       registry.close();
     }

@@ -140,7 +140,12 @@ test("push to a registry on 127.0.0.1, then run pulls it back", async () => {
     ok(["tag", "busybox", ref]);
     const push = ok(["push", ref]);
     assert.match(push, /Pushed/);
-    assert.match(push, /1: digest: sha256:[0-9a-f]{64} size: \d+/);
+    const pushed = /1: digest: (sha256:[0-9a-f]{64}) size: \d+/.exec(push);
+    assert.ok(pushed, push);
+    // pull names the repo digest, and says when nothing was new.
+    const again = ok(["pull", ref]);
+    assert.match(again, new RegExp(`^Digest: ${pushed[1]}$`, "m"));
+    assert.match(again, /^Status: Image is up to date for 127\.0\.0\.1:\d+\/test\/busybox:1$/m);
     ok(["rmi", ref]);
     const run = berth(["run", "--rm", "-m", "32m", ref, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]);
     assert.equal(run.status, 0, run.stderr);
