@@ -172,6 +172,8 @@ int bsh_child_run(struct bsh_child_ctx *ctx, struct bsh_err *err) {
       r = bsh_do_identity(f, n, err);
     } else if (strcmp(op, "nnp") == 0) {
       if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) r = bsh_fail(err, "no_new_privs", errno, "-");
+    } else if (strncmp(op, "hook", 4) == 0) {
+      r = bsh_hook_directive(f, n, err);
     } else if (strcmp(op, "seccomp-load") == 0) {
       r = bsh_seccomp_load(err);
     } else if (strcmp(op, "env") == 0 && n > 1) {

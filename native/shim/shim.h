@@ -80,6 +80,9 @@ int bsh_do_propagate(const char *dst, const char *flags, struct bsh_err *err);
 int bsh_do_identity(char **f, int n, struct bsh_err *err);
 int bsh_do_rlimit(char **f, int n, struct bsh_err *err);
 
+/* hooks.c: hook-arg, hook-env, hook (createContainer/startContainer, in the container process) */
+int bsh_hook_directive(char **f, int n, struct bsh_err *err);
+
 /* terminal.c */
 int bsh_do_terminal(int console_fd, const char *rows, const char *cols, struct bsh_err *err);
 

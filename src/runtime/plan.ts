@@ -7,7 +7,7 @@
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { InvalidArgument } from "../errdefs.js";
-import type { Device, Mount, Process, Spec } from "./spec.js";
+import type { Device, Hook, Mount, Process, Spec } from "./spec.js";
 import { MS, parseMountOptions, rootPropagation } from "./mount-options.js";
 import { encodeField } from "./plan-encoding.js";
 import { identityLine } from "./identity.js";
@@ -48,6 +48,8 @@ export interface CreatePlanOptions {
   exitFile?: string;
   /** Host directories of the container's cgroup, per hierarchy mount point (for `cgroup` mounts). */
   cgroupMounts?: CgroupMountSource[];
+  /** The container's id: the OCI state createContainer and startContainer hooks read. */
+  id?: string;
 }
 
 export interface CgroupMountSource {
@@ -102,7 +104,7 @@ function rlimitLines(w: PlanWriter, process: Process): void {
 }
 
 /** The tail every plan shares: env, args, seccomp, identity, nnp, (wait), exec. */
-function processLines(w: PlanWriter, process: Process, spec: Spec, warnings: string[], userns: boolean, waitStart: boolean, field: string): void {
+function processLines(w: PlanWriter, process: Process, spec: Spec, warnings: string[], userns: boolean, waitStart: boolean, field: string, startHooks: () => void = () => {}): void {
   if (!process.args || process.args.length === 0) throw new InvalidArgument(`${field}.args: must not be empty`);
   if (!process.cwd || !isAbsolute(process.cwd)) throw new InvalidArgument(`${field}.cwd: must be an absolute path, got "${process.cwd ?? ""}"`);
   w.add("chdir", process.cwd);
@@ -118,7 +120,26 @@ function processLines(w: PlanWriter, process: Process, spec: Spec, warnings: str
   if (nnp) w.add("nnp");
   if (seccomp && nnp) w.add("seccomp-load");
   if (waitStart) w.add("wait-start");
+  startHooks();
   w.add("exec", process.args[0]!);
+}
+
+/**
+ * createContainer/startContainer hooks, run by the container process (native/shim/hooks.c) with
+ * the OCI state on stdin; its pid is the process's own in the container's namespace, as runc's.
+ */
+function hookLines(w: PlanWriter, hooks: Hook[] | undefined, stage: "createContainer" | "startContainer", state: { ociVersion: string; id: string; bundle: string; annotations?: Record<string, string> }): void {
+  const status = stage === "createContainer" ? "creating" : "created";
+  (hooks ?? []).forEach((h, i) => {
+    const field = `hooks.${stage}[${i}]`;
+    if (!h.path || !isAbsolute(h.path)) throw new InvalidArgument(`${field}.path: must be an absolute path, got "${h.path ?? ""}"`);
+    if (h.timeout !== undefined && (!Number.isInteger(h.timeout) || h.timeout <= 0)) throw new InvalidArgument(`${field}.timeout: must be a positive number of seconds`);
+    for (const a of h.args ?? []) w.add("hook-arg", a);
+    for (const e of h.env ?? []) w.add("hook-env", e);
+    const head = `{"ociVersion":${JSON.stringify(state.ociVersion)},"id":${JSON.stringify(state.id)},"status":"${status}","pid":`;
+    const tail = `,"bundle":${JSON.stringify(state.bundle)},"annotations":${JSON.stringify(state.annotations ?? {})}}`;
+    w.add("hook", stage, h.timeout ?? 0, head, tail, h.path);
+  });
 }
 
 function bindKind(src: string): "dir" | "file" {
@@ -236,6 +257,8 @@ export function buildCreatePlan(spec: Spec, opts: CreatePlanOptions): Plan {
   w.add("symlink", "pts/ptmx", "/dev/ptmx");
   for (const [t, l] of [["/proc/self/fd", "/dev/fd"], ["/proc/self/fd/0", "/dev/stdin"], ["/proc/self/fd/1", "/dev/stdout"], ["/proc/self/fd/2", "/dev/stderr"]]) w.add("symlink", t!, l!);
   if (existsSync("/proc/kcore")) w.add("symlink", "/proc/kcore", "/dev/core");
+  const hookState = { ociVersion: spec.ociVersion ?? "1.2.0", id: opts.id ?? "", bundle: opts.bundle, annotations: spec.annotations };
+  hookLines(w, spec.hooks?.createContainer, "createContainer", hookState);
   w.add(opts.noPivot ? "chroot" : "pivot");
   if (process.terminal) {
     if (!opts.consoleSocket && !opts.io?.terminalRelay) throw new InvalidArgument("process.terminal: a terminal needs --console-socket");
@@ -254,7 +277,7 @@ export function buildCreatePlan(spec: Spec, opts: CreatePlanOptions): Plan {
   if (spec.root.readonly) w.add("remount", "/", MS.BIND | MS.RDONLY, "-");
   rlimitLines(w, process);
   if (process.oomScoreAdj !== undefined) w.add("oom-score-adj", process.oomScoreAdj);
-  processLines(w, process, spec, warnings, userns, opts.fifo !== undefined, "process");
+  processLines(w, process, spec, warnings, userns, opts.fifo !== undefined, "process", () => hookLines(w, spec.hooks?.startContainer, "startContainer", hookState));
   return { text: w.lines.join("\n") + "\n", warnings };
 }
 

@@ -216,7 +216,7 @@ export class Runtime {
       const waitStart = o.waitForStart ?? true;
       const plan = buildCreatePlan(spec, {
         bundle, mode: o.mode ?? "exec", fifo: waitStart ? this.store.fifo(id) : undefined,
-        consoleSocket: o.consoleSocket, noPivot: o.noPivot, preserveFds: o.preserveFds, exitFile: o.exitFile, io: o.io,
+        consoleSocket: o.consoleSocket, noPivot: o.noPivot, preserveFds: o.preserveFds, exitFile: o.exitFile, io: o.io, id,
         cgroupMounts: spec.mounts?.some((m) => m.type === "cgroup") ? cgroupMountSources(cgroupPath) : undefined,
       });
       plan.warnings.forEach((w) => this.warn(w));
@@ -243,9 +243,6 @@ export class Runtime {
           const st = ociState(saved, "creating");
           await runHooks(spec.hooks?.prestart, st, "prestart");
           await runHooks(spec.hooks?.createRuntime, st, "createRuntime");
-          if (spec.hooks?.createContainer?.length || spec.hooks?.startContainer?.length) {
-            throw new InvalidArgument("hooks.createContainer/startContainer: not supported by berth yet");
-          }
         },
       });
       res.warnings.forEach((w) => this.warn(w));

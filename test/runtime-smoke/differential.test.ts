@@ -25,7 +25,8 @@ after(() => {
 const CAPS = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETUID", "CAP_SETGID"];
 const MOUNTS = "awk '{print $5, $6, $9}' /proc/self/mountinfo | sort";
 
-interface Case { name: string; args: string[]; edit?: (s: Spec, bundle: string) => void }
+/** expect: what both must print, where an empty output would make the comparison vacuous. */
+interface Case { name: string; args: string[]; edit?: (s: Spec, bundle: string) => void; expect?: RegExp }
 
 const sh = (script: string): string[] => ["sh", "-c", script];
 
@@ -72,6 +73,23 @@ const cases: Case[] = [
       s.hooks = { prestart: [{ path: hook }] };
     },
   },
+  {
+    // Before pivot_root, in the container's namespaces: the path is the runtime's, the rootfs is at its host path.
+    name: "createContainer hook", expect: /^"status":"creating"\n"pid":1\nsame-uts\n$/, args: sh(`grep -o '"status":"[a-z]*"' /run/cc; grep -o '"pid":[0-9]*' /run/cc; [ "$(cat /run/ns)" = "$(readlink /proc/self/ns/uts)" ] && echo same-uts`),
+    edit: (s) => {
+      s.mounts!.push({ destination: "/run", type: "tmpfs", source: "tmpfs", options: ["nosuid"] });
+      s.hooks = { createContainer: [{ path: "/bin/sh", args: ["sh", "-c", `cat > ${s.root!.path}/run/cc; readlink /proc/self/ns/uts > ${s.root!.path}/run/ns`] }] };
+    },
+  },
+  {
+    name: "startContainer hook", expect: /^"status":"created"\n"pid":1\nfrom-hook\n$/, args: sh(`grep -o '"status":"[a-z]*"' /run/sc; grep -o '"pid":[0-9]*' /run/sc; cat /run/env`),
+    edit: (s) => {
+      s.mounts!.push({ destination: "/run", type: "tmpfs", source: "tmpfs", options: ["nosuid"] });
+      s.hooks = { startContainer: [{ path: "/bin/sh", args: ["sh", "-c", "cat > /run/sc; echo $HOOKVAR > /run/env"], env: ["HOOKVAR=from-hook"] }] };
+    },
+  },
+  { name: "a failing createContainer hook fails create", args: sh("echo unreachable"), edit: (s) => { s.hooks = { createContainer: [{ path: "/bin/false" }] }; } },
+  { name: "a createContainer hook past its timeout fails create", args: sh("echo unreachable"), edit: (s) => { s.hooks = { createContainer: [{ path: "/bin/sleep", args: ["sleep", "5"], timeout: 1 }] }; } },
 ];
 
 function runBoth(c: Case): { runc: { status: number; stdout: string }; berth: { status: number; stdout: string; stderr: string } } {
@@ -97,6 +115,7 @@ test("berth-runc and runc give the same results", async (t) => {
     await t.test(c.name, () => {
       const { runc, berth } = runBoth(c);
       assert.equal(berth.stdout, runc.stdout, `stdout differs (berth stderr: ${berth.stderr})`);
+      if (c.expect) assert.match(berth.stdout, c.expect);
       if (runc.status === 0) assert.equal(berth.status, 0, `berth failed: ${berth.stderr}`);
       else assert.notEqual(berth.status, 0, "berth succeeded where runc failed");
       if (runc.status > 1) assert.equal(berth.status, runc.status);
