@@ -103,6 +103,7 @@ static napi_value init(napi_env env, napi_value exports) {
   init_xattr(env, exports);
   init_mount(env, exports);
   init_bpf(env, exports);
+  init_netns(env, exports);
   return exports;
 }
 

@@ -1,7 +1,7 @@
 /*
  * berth N-API addon: the few syscalls Node lacks (mknod, xattrs on symlinks,
  * mount/umount2, utimensat with nanoseconds on symlinks, bpf(2) for cgroup v2
- * device filters). Every function is
+ * device filters, a network namespace made without a process). Every function is
  * synchronous, policy-free, and throws an Error carrying Node's usual fields
  * (code "EPERM", errno, syscall, path) so callers handle it like an fs error.
  */
@@ -33,5 +33,6 @@ void init_fsnode(napi_env env, napi_value exports);
 void init_xattr(napi_env env, napi_value exports);
 void init_mount(napi_env env, napi_value exports);
 void init_bpf(napi_env env, napi_value exports);
+void init_netns(napi_env env, napi_value exports);
 
 #endif

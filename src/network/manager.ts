@@ -135,7 +135,7 @@ export class NetworkManager {
     const s: SandboxRecord = { containerId, name: req.name, netns, endpoints: [], ports };
     try {
       closeSync(openSync(netns, "w"));
-      await run("unshare", [`--net=${netns}`, "ip", "link", "set", "lo", "up"]).catch((e) => { throw wrap(e, "create network namespace"); });
+      try { addon().makeNetns(netns); } catch (e) { throw wrap(e, "create network namespace"); }
       this.sandboxes.set(containerId, s);
       for (const [i, n] of req.networks.entries()) await this.attach(s, n.network, n.endpoint, `eth${i}`, i === 0 ? ports : []);
       await this.save(s);

@@ -9,6 +9,8 @@ import { fileURLToPath } from "node:url";
 import { FailedPrecondition } from "../errdefs.js";
 
 export interface Addon {
+  /** A new network namespace bound at path (an existing file), lo up; the calling thread returns to its own. */
+  makeNetns(path: string): void;
   /** Loads a BPF_PROG_TYPE_CGROUP_DEVICE program and attaches it to a cgroup2 directory, detaching the device programs attached there before (null: only detach them). */
   attachDeviceFilter(cgroupDir: string, insns: Buffer | null): void;
   /** How many device programs are attached to a cgroup2 directory. */
