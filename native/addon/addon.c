@@ -104,6 +104,7 @@ static napi_value init(napi_env env, napi_value exports) {
   init_mount(env, exports);
   init_bpf(env, exports);
   init_netns(env, exports);
+  init_spawn(env, exports);
   return exports;
 }
 

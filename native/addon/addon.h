@@ -34,5 +34,6 @@ void init_xattr(napi_env env, napi_value exports);
 void init_mount(napi_env env, napi_value exports);
 void init_bpf(napi_env env, napi_value exports);
 void init_netns(napi_env env, napi_value exports);
+void init_spawn(napi_env env, napi_value exports);
 
 #endif

@@ -8,9 +8,9 @@
  * berth keeps that result with the attachment, so DEL works after a daemon restart. When ADD fails
  * half-way, the plugins that already ran are deleted again, so nothing half-made stays behind.
  */
-import { execFile } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { BerthError, Unavailable } from "../errdefs.js";
+import { addon } from "../snapshot/sys.js";
 
 export const CNI_VERSION = "1.0.0";
 
@@ -113,27 +113,23 @@ export class Cni {
       const args = Object.entries(rt.args ?? {});
       if (args.length) env.CNI_ARGS = ["IgnoreUnknown=1", ...args.map(([k, v]) => `${k}=${v}`)].join(";");
     }
-    return new Promise((resolve, reject) => {
-      const bin = this.find(type);
-      if (!bin) return reject(new Unavailable(`CNI plugin ${type} not found in ${this.o.path.join(":")} (Debian: apt-get install containernetworking-plugins)`));
-      const child = execFile(bin, [], { env, maxBuffer: 4 << 20, encoding: "utf8" }, (err, stdout, stderr) => {
-        let parsed: Record<string, unknown> | undefined;
-        try { parsed = stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : {}; } catch { parsed = undefined; }
-        if (!err) {
-          if (parsed) resolve(parsed);
-          else reject(new CniError(type, 0, `unparsable output: ${stdout.slice(0, 200)}`));
-          return;
-        }
-        if (parsed && typeof parsed.msg === "string") {
-          const details = typeof parsed.details === "string" && parsed.details ? `: ${parsed.details}` : "";
-          reject(new CniError(type, Number(parsed.code ?? 0), `${parsed.msg}${details}`));
-        } else {
-          reject(new CniError(type, 0, (stderr || stdout || err.message).trim().split("\n").pop() ?? "failed"));
-        }
-      });
-      child.stdin!.on("error", () => {});
-      child.stdin!.end(JSON.stringify(conf));
-    });
+    const bin = this.find(type);
+    if (!bin) return Promise.reject(new Unavailable(`CNI plugin ${type} not found in ${this.o.path.join(":")} (Debian: apt-get install containernetworking-plugins)`));
+    // The addon's run: posix_spawn from a thread-pool thread, so berthd is not forked per plugin call.
+    return addon().run(bin, [bin], Object.entries(env).map(([k, v]) => `${k}=${v}`), JSON.stringify(conf)).then((r) => {
+      let parsed: Record<string, unknown> | undefined;
+      try { parsed = r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, unknown>) : {}; } catch { parsed = undefined; }
+      if (r.status === 0) {
+        if (parsed) return parsed;
+        throw new CniError(type, 0, `unparsable output: ${r.stdout.slice(0, 200)}`);
+      }
+      if (parsed && typeof parsed.msg === "string") {
+        const details = typeof parsed.details === "string" && parsed.details ? `: ${parsed.details}` : "";
+        throw new CniError(type, Number(parsed.code ?? 0), `${parsed.msg}${details}`);
+      }
+      const why = r.signal ? `killed by signal ${r.signal}` : `exit status ${r.status}`;
+      throw new CniError(type, 0, (r.stderr || r.stdout || why).trim().split("\n").pop() ?? why);
+    }, (e: Error) => { throw new CniError(type, 0, e.message); });
   }
 
   private readonly found = new Map<string, string | undefined>();

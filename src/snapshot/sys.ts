@@ -9,6 +9,8 @@ import { fileURLToPath } from "node:url";
 import { FailedPrecondition } from "../errdefs.js";
 
 export interface Addon {
+  /** Runs a short-lived program (posix_spawn on a thread-pool thread; Node's spawn forks the whole process): input on its stdin. */
+  run(path: string, argv: string[], env: string[], input: string): Promise<{ status: number; signal: number; stdout: string; stderr: string }>;
   /** A new network namespace bound at path (an existing file), lo up; the calling thread returns to its own. */
   makeNetns(path: string): void;
   /** Loads a BPF_PROG_TYPE_CGROUP_DEVICE program and attaches it to a cgroup2 directory, detaching the device programs attached there before (null: only detach them). */
