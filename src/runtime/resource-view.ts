@@ -11,15 +11,18 @@
  * (CPU quotas count in cpuinfo, stat and cpu/online) and -l (loadavg). Like the containers that
  * use it, that lxcfs outlives berthd; nothing stops it but its owner (tests stop theirs).
  *
- * What lxcfs cannot change: sysinfo(2) (busybox `free`, `uptime`'s load) and sched_getaffinity(2)
- * (`nproc` counts the CPUs the process may run on: --cpuset-cpus changes that, --cpus does not).
+ * What lxcfs cannot change is sched_getaffinity(2), which `nproc`, Go's GOMAXPROCS and most thread
+ * pools ask. So, as LXD does for limits.cpu, a container with a CPU quota and no cpuset of its own
+ * is also confined to ceil(quota) CPUs (which ones depends on its id, to spread containers):
+ * its throughput is the quota either way, and every way of counting CPUs agrees. sysinfo(2)
+ * (busybox `free`) stays the host's.
  */
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FailedPrecondition } from "../errdefs.js";
 import { parseMountinfo } from "./cgroups/detect.js";
-import type { Mount } from "./spec.js";
+import type { Mount, Spec } from "./spec.js";
 
 export const RESOURCE_VIEW_ANNOTATION = "org.berth.resource-view";
 
@@ -70,4 +73,25 @@ async function startLxcfs(root: string): Promise<string> {
 /** Bind mounts of lxcfs's files over the container's (after its /proc and /sys, so last). */
 export function resourceViewMounts(lxcfs: string): Mount[] {
   return FILES.filter((f) => existsSync(join(lxcfs, f))).map((f) => ({ destination: `/${f}`, type: "bind", source: join(lxcfs, f), options: ["rbind", "rprivate"] }));
+}
+
+/** The CPUs a container with this quota sees and runs on: ceil(quota/period) of the online ones. */
+export function resourceViewCpus(spec: Spec, id: string, online: number[]): string | undefined {
+  const cpu = spec.linux?.resources?.cpu;
+  if (!cpu?.quota || cpu.quota <= 0 || cpu.cpus || online.length === 0) return undefined;
+  const n = Math.min(online.length, Math.max(1, Math.ceil(cpu.quota / (cpu.period || 100_000))));
+  if (n === online.length) return undefined;
+  let start = 0;
+  for (const ch of id) start = (start * 31 + ch.charCodeAt(0)) % online.length;
+  return Array.from({ length: n }, (_, i) => online[(start + i) % online.length]!).sort((a, b) => a - b).join(",");
+}
+
+/** /sys/devices/system/cpu/online as numbers ("0-3,6" → [0,1,2,3,6]). */
+export function onlineCpus(): number[] {
+  let text = "0";
+  try { text = readFileSync("/sys/devices/system/cpu/online", "utf8").trim(); } catch { /* assume one */ }
+  return text.split(",").flatMap((r) => {
+    const [a, b] = r.split("-").map(Number);
+    return b === undefined ? [a!] : Array.from({ length: b - a! + 1 }, (_, i) => a! + i);
+  });
 }

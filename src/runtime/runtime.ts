@@ -9,7 +9,7 @@ import { rm, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { FailedPrecondition, InvalidArgument, NotFound, wrap } from "../errdefs.js";
 import { writeFileAtomic } from "../fsutil.js";
-import { ensureLxcfs, resourceViewMounts, wantsResourceView } from "./resource-view.js";
+import { ensureLxcfs, onlineCpus, resourceViewCpus, resourceViewMounts, wantsResourceView } from "./resource-view.js";
 import { secureJoin } from "../secure-join.js";
 import { detectCgroupManager } from "./cgroups/index.js";
 import type { Cgroup, CgroupManager } from "./cgroups/types.js";
@@ -204,7 +204,11 @@ export class Runtime {
     const bundle = resolve(o.bundle);
     const given = o.spec ?? loadBundleSpec(bundle);
     let spec: Spec = given.process && given.root?.path ? { ...given, process: withHome(given.process, resolve(bundle, given.root.path)) } : given;
-    if (wantsResourceView(spec.annotations)) spec = { ...spec, mounts: [...(spec.mounts ?? []), ...resourceViewMounts(await ensureLxcfs(this.opts.root))] };
+    if (wantsResourceView(spec.annotations)) {
+      spec = { ...spec, mounts: [...(spec.mounts ?? []), ...resourceViewMounts(await ensureLxcfs(this.opts.root))] };
+      const cpus = resourceViewCpus(spec, id, onlineCpus());
+      if (cpus) spec = { ...spec, linux: { ...spec.linux, resources: { ...spec.linux!.resources, cpu: { ...spec.linux!.resources!.cpu, cpus } } } };
+    }
     await this.store.reserve(id);
     let cgroup: Cgroup | undefined;
     let pid = 0;
