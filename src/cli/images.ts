@@ -1,7 +1,7 @@
 /** Image commands: images, pull, push, tag, rmi, import, history; the pull/push progress display. */
 import { createReadStream, createWriteStream, renameSync, rmSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
-import { b, bool, needArgs, parseArgs, s, str, l, list } from "./args.js";
+import { b, bool, filterFlags, needArgs, parseArgs, s, str, l, list } from "./args.js";
 import { jsonLines, type Client } from "./client.js";
 import { CliError, ExitCode } from "./errors.js";
 import { ago, humanSize, printRows } from "./format.js";
@@ -77,15 +77,16 @@ function splitTag(ref: string): [string, string | undefined] {
 
 const images: Cmd = async (c, argv) => {
   const p = parseArgs("images", argv, [b("all", "a"), b("quiet", "q"), b("no-trunc"), b("digests"), l("filter", "f"), s("format")]);
-  const list0 = await c.json<any[]>("GET", "/images/json", { query: { all: bool(p, "all") ? 1 : undefined } });
-  const repo = p.args[0];
+  // As docker's CLI: `images REPO[:TAG]` is a reference filter, applied by the daemon with the rest.
+  const refs = p.args.length ? [...list(p, "filter"), `reference=${p.args[0]}`] : list(p, "filter");
+  const filters = filterFlags({ ...p, flags: new Map(p.flags).set("filter", refs) });
+  const list0 = await c.json<any[]>("GET", "/images/json", { query: { all: bool(p, "all") ? 1 : undefined, filters } });
   const rows: Record<string, unknown>[] = [];
   for (const im of list0) {
     const tags: string[] = im.RepoTags?.length ? im.RepoTags : ["<none>:<none>"];
     for (const t of tags) {
       const i = t.lastIndexOf(":");
       const r = { Repository: t.slice(0, i), Tag: t.slice(i + 1), ID: bool(p, "no-trunc") ? im.Id : im.Id.replace(/^sha256:/, "").slice(0, 12), CreatedSince: ago(im.Created), CreatedAt: new Date(im.Created * 1000).toString(), Size: humanSize(im.Size ?? 0), Digest: "<none>" };
-      if (repo && r.Repository !== repo && `${r.Repository}:${r.Tag}` !== repo) continue;
       rows.push(r);
     }
   }

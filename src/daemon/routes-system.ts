@@ -86,11 +86,28 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
   r.add("GET", "/images/json", async (c) => {
     const out = [];
     const hidden = flag(c.query, "all") ? new Set<string>() : d.buildCache();
+    const f = parseFilters(c.query);
+    // The pre-1.25 `filter` parameter is a reference pattern too.
+    if (c.query.get("filter")) (f.reference ??= []).push(c.query.get("filter")!);
+    for (const k of Object.keys(f)) if (!["dangling", "label", "reference", "before", "since"].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
+    const createdOf = async (ref: string): Promise<number> => Date.parse((await d.images.inspect(ref)).Created ?? "");
+    const before = f.before?.length ? await createdOf(f.before[0]!) : undefined;
+    const since = f.since?.length ? await createdOf(f.since[0]!) : undefined;
     for (const img of await d.images.images.list()) {
       const i = await d.images.images.inspect(img.id);
       if (hidden.has(i.Id) && !(i.RepoTags ?? []).length) continue;
+      const tags = i.RepoTags ?? [];
+      if (f.dangling?.length && (tags.length === 0) !== f.dangling.includes("true")) continue;
+      const labels = ((i.Config as any)?.Labels ?? {}) as Record<string, string>;
+      if (f.label && !f.label.every((l) => { const [k, v] = l.split("=", 2) as [string, string?]; return k in labels && (v === undefined || labels[k] === v); })) continue;
+      // With a reference filter docker lists the image with the tags that matched.
+      const shown = f.reference ? tags.filter((t) => f.reference!.some((p) => referenceMatches(p, t))) : tags;
+      if (f.reference && shown.length === 0) continue;
+      const created = Date.parse(i.Created ?? "");
+      if (before !== undefined && !(created < before)) continue;
+      if (since !== undefined && !(created > since)) continue;
       out.push({
-        Id: i.Id, ParentId: "", RepoTags: i.RepoTags ?? [], RepoDigests: i.RepoDigests ?? [], Created: Math.floor(Date.parse(i.Created ?? "") / 1000) || 0,
+        Id: i.Id, ParentId: "", RepoTags: shown, RepoDigests: i.RepoDigests ?? [], Created: Math.floor(Date.parse(i.Created ?? "") / 1000) || 0,
         Size: i.Size ?? 0, SharedSize: -1, VirtualSize: i.Size ?? 0, Labels: (i.Config as any)?.Labels ?? {}, Containers: -1,
       });
     }
@@ -265,4 +282,14 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
 /** A JSON body answered with 201 Created. */
 export class Status201 {
   constructor(readonly body: unknown) {}
+}
+
+/**
+ * docker's `reference` image filter: a glob (`*` and `?` not crossing "/") matched against an
+ * image's familiar name with its tag ("busybox:latest") and without it ("busybox").
+ */
+export function referenceMatches(pattern: string, repoTag: string): boolean {
+  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]")}$`);
+  const name = repoTag.replace(/:[^:/]+$/, "");
+  return re.test(repoTag) || re.test(name);
 }

@@ -111,6 +111,13 @@ test("images, tag, rmi, history and import from a tar on stdin", () => {
   assert.match(list, /^busybox\s+latest\s+[0-9a-f]{12}\s+/m);
   ok(["tag", "busybox", "mine/busybox:v1"]);
   assert.match(ok(["images", "--format", "{{.Repository}}:{{.Tag}}"]), /^mine\/busybox:v1$/m);
+  // Filters, applied by berthd as dockerd does: REPO[:TAG] and reference globs, dangling, label.
+  assert.equal(ok(["images", "--format", "{{.Repository}}:{{.Tag}}", "mine/busybox"]), "mine/busybox:v1\n");
+  assert.equal(ok(["images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=mine/*:v1"]), "mine/busybox:v1\n");
+  assert.equal(ok(["images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=nothing*"]), "");
+  assert.equal(ok(["images", "-q", "--filter", "dangling=true"]), "");
+  assert.equal(ok(["images", "-q", "--filter", "label=no.such.label"]), "");
+  assert.match(berth(["images", "--filter", "bogus=1"]).stderr, /invalid filter 'bogus'/);
   assert.match(ok(["rmi", "mine/busybox:v1"]), /Untagged: mine\/busybox:v1/);
   assert.ok(ok(["history", "busybox"]).startsWith("IMAGE"));
   const tar = spawnSync("bash", [join(repo, "scripts/busybox-image.sh")], { maxBuffer: 64 * 1024 * 1024 });
