@@ -76,7 +76,7 @@ const volume: Cmd = async (c, argv) => {
     }
     case "ls": case "list": {
       const p = parseArgs("volume ls", rest, [b("quiet", "q"), s("format"), l("filter", "f")]);
-      const r = await c.json("GET", "/volumes");
+      const r = await c.json("GET", "/volumes", { query: { filters: filterFlags(p) } });
       const rows = (r.Volumes ?? []).map((v: any) => ({ Name: v.Name, Driver: v.Driver, Mountpoint: v.Mountpoint, Labels: Object.entries(v.Labels ?? {}).map(([k, x]) => `${k}=${x}`).join(",") }));
       if (bool(p, "quiet")) { for (const v of rows) process.stdout.write(`${v.Name}\n`); return; }
       printRows(rows, str(p, "format"), { header: ["DRIVER", "VOLUME NAME"], cells: (v) => [String(v.Driver), String(v.Name)] });

@@ -121,6 +121,13 @@ export function parseFilters(q: URLSearchParams): Record<string, string[]> {
   return out;
 }
 
+/** One `label` filter value against labels: "key" (present) or "key=value" (equal). docker ANDs several. */
+export function labelMatches(filter: string, labels: Record<string, string> | null | undefined): boolean {
+  const i = filter.indexOf("=");
+  const k = i < 0 ? filter : filter.slice(0, i);
+  return !!labels && k in labels && (i < 0 || labels[k] === filter.slice(i + 1));
+}
+
 export const flag = (q: URLSearchParams, k: string): boolean => ["1", "true", "True"].includes(q.get(k) ?? "");
 
 /** One place that maps error classes to HTTP statuses. */

@@ -11,7 +11,7 @@ import type { Runtime } from "../runtime/runtime.js";
 import { DEFAULT_DETACH_KEYS, DetachFilter, parseDetachKeys } from "./detach-keys.js";
 import { Status201 } from "./routes-system.js";
 import { writeOrAbort } from "./http.js";
-import { flag, frame, parseFilters, Status, upgradeHeaders, type Ctx, type Router } from "./http.js";
+import { flag, frame, labelMatches, parseFilters, Status, upgradeHeaders, type Ctx, type Router } from "./http.js";
 
 export interface ContainerDeps { runner: ContainerRunner; exec: ExecManager; runtime: Runtime }
 
@@ -38,17 +38,17 @@ function splice(client: NonNullable<Ctx["socket"]>, shim: Socket, stdin: boolean
 
 function matches(c: ReturnType<ContainerRunner["store"]["all"]>[number], f: Record<string, string[]>): boolean {
   for (const [k, vs] of Object.entries(f)) {
+    // Several label filters must all match (docker's); several of any other kind, one of them.
+    if (k === "label") {
+      if (!vs.every((v) => labelMatches(v, c.Config.Labels as Record<string, string>))) return false;
+      continue;
+    }
     const ok = vs.some((v) => {
       switch (k) {
         case "status": return c.State.Status === v;
         case "name": return c.Name.slice(1).includes(v.replace(/^\//, ""));
         case "id": return c.Id.startsWith(v);
         case "ancestor": return c.ImageName === v || c.Image === v || c.Image.startsWith(`sha256:${v}`);
-        case "label": {
-          const [lk, lv] = v.split("=", 2);
-          const labels = (c.Config.Labels ?? {}) as Record<string, string>;
-          return lk! in labels && (lv === undefined || labels[lk!] === lv);
-        }
         case "exited": return c.State.Status === "exited" && String(c.State.ExitCode) === v;
         default: throw new InvalidArgument(`invalid filter '${k}'`);
       }

@@ -5,7 +5,7 @@ import type { EventBus } from "../engine/events.js";
 import { InvalidArgument } from "../errdefs.js";
 import type { NetworkManager } from "../network/manager.js";
 import { isPredefined, type NetworkRecord } from "../network/networks.js";
-import { parseFilters, Status, type Router } from "./http.js";
+import { labelMatches, parseFilters, Status, type Router } from "./http.js";
 import { Status201 } from "./routes-system.js";
 
 export interface NetworkDeps {
@@ -37,7 +37,7 @@ export function networkRoutes(r: Router, d: NetworkDeps): void {
       else if (k === "driver" && !vals.includes(n.Driver)) return false;
       else if (k === "scope" && !vals.includes(n.Scope)) return false;
       else if (k === "type" && !vals.includes(isPredefined(n.Name) ? "builtin" : "custom")) return false;
-      else if (k === "label" && !vals.every((v) => { const [lk, lv] = v.split(/=(.*)/s); return lk! in n.Labels && (lv === undefined || n.Labels[lk!] === lv); })) return false;
+      else if (k === "label" && !vals.every((v) => labelMatches(v, n.Labels))) return false;
       else if (k === "dangling" && (users(n).length === 0) !== vals.includes("true")) return false;
       else if (!["name", "id", "driver", "scope", "type", "label", "dangling"].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
     }

@@ -7,7 +7,7 @@ import type { EngineImages } from "../engine/images.js";
 import type { VolumeStore } from "../engine/volumes.js";
 import type { CgroupManager } from "../runtime/cgroups/types.js";
 import { familiarString, parseReference, type ProgressEvent } from "../image/index.js";
-import { API_VERSION, MIN_API_VERSION, flag, parseFilters, Status, writeOrAbort, type Ctx, type Router } from "./http.js";
+import { API_VERSION, MIN_API_VERSION, flag, labelMatches, parseFilters, Status, writeOrAbort, type Ctx, type Router } from "./http.js";
 import { loadImages, saveImages } from "../engine/image-archive.js";
 import { applyChanges } from "../engine/container-changes.js";
 import { Readable } from "node:stream";
@@ -99,7 +99,7 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
       const tags = i.RepoTags ?? [];
       if (f.dangling?.length && (tags.length === 0) !== f.dangling.includes("true")) continue;
       const labels = ((i.Config as any)?.Labels ?? {}) as Record<string, string>;
-      if (f.label && !f.label.every((l) => { const [k, v] = l.split("=", 2) as [string, string?]; return k in labels && (v === undefined || labels[k] === v); })) continue;
+      if (f.label && !f.label.every((l) => labelMatches(l, labels))) continue;
       // With a reference filter docker lists the image with the tags that matched.
       const shown = f.reference ? tags.filter((t) => f.reference!.some((p) => referenceMatches(p, t))) : tags;
       if (f.reference && shown.length === 0) continue;
@@ -260,7 +260,16 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
   });
 
   // ---- volumes ----
-  r.add("GET", "/volumes", () => ({ Volumes: d.volumes.list(), Warnings: [] }));
+  r.add("GET", "/volumes", (c) => {
+    const f = parseFilters(c.query);
+    for (const k of Object.keys(f)) if (!["name", "label", "dangling", "driver"].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
+    const Volumes = d.volumes.list().filter((v) =>
+      (!f.name || f.name.some((n) => v.Name.includes(n))) &&
+      (!f.label || f.label.every((l) => labelMatches(l, v.Labels))) &&
+      (!f.driver || f.driver.includes(v.Driver)) &&
+      (!f.dangling || (d.runner.volumeUsers(v.Name).length === 0) === (f.dangling.includes("true") || f.dangling.includes("1"))));
+    return { Volumes, Warnings: [] };
+  });
   r.add("POST", "/volumes/create", async (c) => {
     const b = await c.body();
     const v = await d.volumes.create(b.Name || undefined, { labels: b.Labels, driver: b.Driver, options: b.DriverOpts });

@@ -279,6 +279,16 @@ test("volumes: create, use, ls, inspect, rm", () => {
   assert.equal(ok(["run", "--rm", "-v", "cli-vol:/v", "busybox", "cat", "/v/f"]), "saved\n");
   assert.match(ok(["volume", "ls"]), /^local\s+cli-vol$/m);
   assert.equal(ok(["volume", "inspect", "-f", "{{.Name}} {{.Driver}}", "cli-vol"]), "cli-vol local\n");
+  // Filters, by berthd: name, label (ANDed), dangling (in use by no container).
+  ok(["volume", "create", "--label", "tier=db", "cli-vol2"]);
+  ok(["run", "-d", "--name", "cli-vol-user", "-v", "cli-vol:/v", "busybox", "sleep", "100"]);
+  assert.equal(ok(["volume", "ls", "-q", "--filter", "label=tier=db"]), "cli-vol2\n");
+  assert.equal(ok(["volume", "ls", "-q", "--filter", "label=tier", "--filter", "label=other"]), "");
+  assert.equal(ok(["volume", "ls", "-q", "--filter", "name=cli-vol2"]), "cli-vol2\n");
+  assert.match(ok(["volume", "ls", "-q", "--filter", "dangling=true"]), /^cli-vol2$/m);
+  assert.doesNotMatch(ok(["volume", "ls", "-q", "--filter", "dangling=true"]), /^cli-vol$/m);
+  ok(["rm", "-f", "cli-vol-user"]);
+  ok(["volume", "rm", "cli-vol2"]);
   assert.equal(ok(["volume", "rm", "cli-vol"]), "cli-vol\n");
 });
 
