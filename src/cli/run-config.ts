@@ -30,7 +30,7 @@ export const RUN_FLAGS: FlagSpec[] = [
   l("dns-search"), l("dns-option"), l("device"), l("group-add"), s("log-driver"), l("log-opt"), s("cgroup-parent"),
   s("ipc"), s("pid"), s("uts"), s("userns"), l("sysctl"), s("platform"), s("pull"), b("quiet", "q"), b("sig-proxy"),
   l("attach", "a"), s("cidfile"), b("oom-kill-disable"), s("oom-score-adj"), l("network-alias"), s("ip"),
-  l("annotation"), b("resource-view"),
+  l("annotation"), b("resource-view"), s("mac-address"),
   // resources (#3)
   s("memory", "m"), s("memory-swap"), s("memory-reservation"), s("memory-swappiness"), s("kernel-memory"),
   s("cpus"), s("cpu-shares", "c"), s("cpu-period"), s("cpu-quota"), s("cpu-rt-period"), s("cpu-rt-runtime"),
@@ -234,8 +234,9 @@ export function createBody(p: Parsed): { name?: string; image: string; body: Rec
   };
   const aliases = list(p, "network-alias");
   const ip = n("ip");
-  if (aliases.length || ip) {
-    body.NetworkingConfig = { EndpointsConfig: { [n("network") ?? "default"]: { ...(aliases.length ? { Aliases: aliases } : {}), ...(ip ? { IPAMConfig: { IPv4Address: ip } } : {}) } } };
+  const mac = n("mac-address");
+  if (aliases.length || ip || mac) {
+    body.NetworkingConfig = { EndpointsConfig: { [n("network") ?? "default"]: { ...(aliases.length ? { Aliases: aliases } : {}), ...(ip ? { IPAMConfig: { IPv4Address: ip } } : {}), ...(mac ? { MacAddress: mac } : {}) } } };
   }
   return { name: n("name"), image, body };
 }

@@ -106,7 +106,13 @@ export class ContainerRunner {
     const warnings: string[] = [];
     const config = { ...body } as Record<string, any>;
     const host = (config.HostConfig ?? {}) as Record<string, any>;
-    const endpoints = (config.NetworkingConfig?.EndpointsConfig ?? undefined) as ContainerRecord["EndpointsConfig"];
+    let endpoints = (config.NetworkingConfig?.EndpointsConfig ?? undefined) as ContainerRecord["EndpointsConfig"];
+    // Before API 1.44 the MAC address was a container setting; now it is the endpoint's.
+    if (config.MacAddress) {
+      const key = (host.NetworkMode as string | undefined) || "default";
+      endpoints = { ...(endpoints ?? {}), [key]: { ...(endpoints?.[key] ?? {}), MacAddress: endpoints?.[key]?.MacAddress || String(config.MacAddress) } };
+    }
+    delete config.MacAddress;
     delete config.HostConfig;
     delete config.NetworkingConfig;
     if (!config.Image) throw new InvalidArgument("config.Image: no image specified");
@@ -167,6 +173,12 @@ export class ContainerRunner {
       if (host.Dns?.length || host.ExtraHosts?.length) throw new InvalidArgument("conflicting options: custom DNS or hosts and the container type network mode");
       return [];
     }
+    const macs = Object.values(endpoints ?? {}).map((ep) => ep.MacAddress).filter((m): m is string => !!m);
+    for (const m of macs) {
+      if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(m)) throw new InvalidArgument(`invalid MAC address: ${m}`);
+      if (parseInt(m.slice(0, 2), 16) & 1) throw new InvalidArgument(`invalid MAC address: ${m} is a multicast address`);
+    }
+    if (macs.length && (mode === "host" || mode === "none")) throw new InvalidArgument(`conflicting options: mac-address and the network mode (${mode})`);
     if (mode === "host" || mode === "none") return published ? [`Published ports are discarded when using ${mode} network mode`] : [];
     const n = this.o.network.networkFor(mode);
     if (!n) throw new InvalidArgument(`network mode "${mode}" is not supported`);
@@ -196,7 +208,7 @@ export class ContainerRunner {
     const ports = bindingsOf(c.HostConfig.PortBindings, c.Config.ExposedPorts ?? undefined, !!c.HostConfig.PublishAllPorts);
     const sb = await this.o.network.setup(c.Id, {
       name: c.Name.slice(1), ports,
-      networks: nets.map((n) => ({ network: n, endpoint: { aliases: endpointOf(n).Aliases ?? [], ip: endpointOf(n).IPAMConfig?.IPv4Address || undefined } })),
+      networks: nets.map((n) => ({ network: n, endpoint: { aliases: endpointOf(n).Aliases ?? [], ip: endpointOf(n).IPAMConfig?.IPv4Address || undefined, mac: endpointOf(n).MacAddress || undefined } })),
     });
     return { netnsPath: sb.netns, address: sb.endpoints[0]?.ip, nameserver: this.o.network.nameserverFor(nets[0]!) };
   }

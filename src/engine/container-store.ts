@@ -65,6 +65,7 @@ export interface ContainerRecord {
 export interface EndpointConfig {
   Aliases?: string[] | null;
   IPAMConfig?: { IPv4Address?: string } | null;
+  MacAddress?: string;
 }
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;

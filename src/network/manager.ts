@@ -56,6 +56,8 @@ export interface SandboxRecord {
 export interface EndpointRequest {
   aliases?: string[];
   ip?: string;
+  /** The interface's MAC address (the bridge plugin's `mac` capability). */
+  mac?: string;
 }
 
 export interface NetworkManagerOptions {
@@ -179,7 +181,10 @@ export class NetworkManager {
     const list = this.store.confList(n, ports.length > 0);
     const rt: RuntimeConf = {
       containerId: s.containerId, netns: s.netns, ifName, args,
-      capabilityArgs: ports.length ? { portMappings: ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, ...(p.hostIp !== "0.0.0.0" ? { hostIP: p.hostIp } : {}) })) } : {},
+      capabilityArgs: {
+        ...(ports.length ? { portMappings: ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, ...(p.hostIp !== "0.0.0.0" ? { hostIP: p.hostIp } : {}) })) } : {}),
+        ...(want.mac ? { mac: want.mac } : {}),
+      },
     };
     const result = await this.cni.add(list, rt);
     const ip = result.ips?.[0];

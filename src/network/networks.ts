@@ -183,7 +183,7 @@ export class NetworkStore {
     }
     const mtu = n.Options[MTU_OPT] ? Number(n.Options[MTU_OPT]) : undefined;
     const plugins: PluginConf[] = [{
-      type: "bridge", bridge: this.bridgeOf(n), isGateway: true, ipMasq: false, hairpinMode: true, ...(mtu ? { mtu } : {}),
+      type: "bridge", bridge: this.bridgeOf(n), isGateway: true, ipMasq: false, hairpinMode: true, ...(mtu ? { mtu } : {}), capabilities: { mac: true },
       ipam: { type: "host-local", ranges: [[range]], routes: n.Internal ? [] : [{ dst: "0.0.0.0/0" }], dataDir: this.ipamDir() },
     }];
     if (withPorts) plugins.push({ type: "portmap", capabilities: { portMappings: true }, snat: true });

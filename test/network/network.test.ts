@@ -213,6 +213,10 @@ test("a container on the default bridge reaches a published port through the hos
     assert.match(berth("run", "--rm", "busybox", "wget", "-qO-", `http://${gw}:18080/passwd`), /^root:/);
     assert.doesNotMatch(berth("run", "--rm", "busybox", "cat", "/etc/resolv.conf"), /nameserver 127\./);
     assert.match(berth("run", "--rm", "--dns", "10.9.9.9", "--add-host", "db.local:10.1.1.1", "busybox", "sh", "-c", "cat /etc/resolv.conf /etc/hosts"), /nameserver 10\.9\.9\.9[\s\S]*10\.1\.1\.1\s+db\.local/);
+    // --mac-address (the bridge plugin's mac capability), with berth and with the docker CLI (API 1.44+: the endpoint's).
+    assert.equal(berth("run", "--rm", "--mac-address", "02:42:ac:11:00:99", "busybox", "cat", "/sys/class/net/eth0/address"), "02:42:ac:11:00:99\n");
+    const mac = d.docker(["run", "--rm", "--mac-address", "02:42:ac:11:00:98", "busybox", "cat", "/sys/class/net/eth0/address"]);
+    assert.equal(mac.stdout, "02:42:ac:11:00:98\n", mac.stderr);
   } finally {
     d.berth(["rm", "-f", "hp"]);
   }
@@ -268,6 +272,9 @@ test("bad input: one clear line, non-zero, nothing left behind", () => {
     [["network", "rm", "nosuchnet"], /network nosuchnet not found/],
     [["network", "rm", "bridge"], /pre-defined network/],
     [["network", "connect", "nosuchnet", "nosuchcontainer"], /not found/],
+    [["run", "--rm", "--mac-address", "01:00:5e:00:00:01", "busybox", "true"], /invalid MAC address: .* multicast/],
+    [["run", "--rm", "--mac-address", "zz", "busybox", "true"], /invalid MAC address: zz/],
+    [["run", "--rm", "--network", "none", "--mac-address", "02:00:00:00:00:01", "busybox", "true"], /conflicting options: mac-address/],
   ];
   for (const [args, re] of cases) {
     const r = d.berth(args);
