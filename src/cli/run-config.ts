@@ -60,6 +60,17 @@ function nanoCpus(v: string): number {
   return Math.round(n * 1e9);
 }
 
+/** `seccomp=<file>`: the file's JSON goes to the daemon, as docker's CLI sends it. */
+function seccompFile(opt: string): string {
+  const m = /^seccomp[=:](.+)$/.exec(opt);
+  if (!m || m[1] === "unconfined" || m[1] === "builtin" || m[1]!.trimStart().startsWith("{")) return opt;
+  try {
+    return `seccomp=${readFileSync(m[1]!, "utf8")}`;
+  } catch (e) {
+    throw new CliError(`opening seccomp profile (${m[1]}) failed: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
+  }
+}
+
 function annotations(given: Record<string, string>, resourceView: boolean): Record<string, string> | undefined {
   const all = resourceView ? { ...given, [RESOURCE_VIEW_ANNOTATION]: "true" } : given;
   return Object.keys(all).length ? all : undefined;
@@ -191,7 +202,7 @@ export function createBody(p: Parsed): { name?: string; image: string; body: Rec
     AutoRemove: bool(p, "rm"),
     ReadonlyRootfs: bool(p, "read-only"),
     Privileged: bool(p, "privileged"),
-    CapAdd: list(p, "cap-add"), CapDrop: list(p, "cap-drop"), SecurityOpt: list(p, "security-opt"),
+    CapAdd: list(p, "cap-add"), CapDrop: list(p, "cap-drop"), SecurityOpt: list(p, "security-opt").map(seccompFile),
     NetworkMode: n("network") ?? "default",
     Init: bool(p, "init") || undefined,
     RestartPolicy: restartPolicy(n("restart")),

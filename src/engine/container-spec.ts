@@ -9,6 +9,7 @@ import { InvalidArgument } from "../errdefs.js";
 import type { DeviceRule, LinuxResources, Mount, Namespace, Rlimit, Spec } from "../runtime/spec.js";
 import { DOCKER_DEFAULT_CAPS, ALL_CAPS } from "../runtime/capabilities.js";
 import { defaultSeccompProfile } from "../runtime/seccomp-default.js";
+import { dockerSeccompProfile } from "./seccomp-profile.js";
 import type { ExecUser } from "./user-lookup.js";
 
 /** The parts of docker's Config used here (structurally compatible with the API types). */
@@ -117,12 +118,15 @@ function capabilities(host: DockerHostConfigLike): string[] {
   return caps.filter((c) => !drop.includes(c) || add.includes(c));
 }
 
-function securityOpts(host: DockerHostConfigLike): { nnp: boolean; seccomp: "default" | "unconfined"; apparmor?: string } {
-  const out: { nnp: boolean; seccomp: "default" | "unconfined"; apparmor?: string } = { nnp: false, seccomp: "default" };
+function securityOpts(host: DockerHostConfigLike): { nnp: boolean; seccomp: "default" | "unconfined" | string; apparmor?: string } {
+  const out: { nnp: boolean; seccomp: "default" | "unconfined" | string; apparmor?: string } = { nnp: false, seccomp: "default" };
   for (const o of host.SecurityOpt ?? []) {
     const [k, v] = o.includes("=") ? [o.slice(0, o.indexOf("=")), o.slice(o.indexOf("=") + 1)] : o.split(":", 2);
     if (k === "no-new-privileges") out.nnp = v === undefined || v === "true" || v === "";
     else if (k === "seccomp" && v === "unconfined") out.seccomp = "unconfined";
+    else if (k === "seccomp" && v === "builtin") out.seccomp = "default";
+    // A profile's JSON (docker's CLI, and berth's, read the file and send its content).
+    else if (k === "seccomp" && v?.trimStart().startsWith("{")) out.seccomp = v;
     else if (k === "apparmor") out.apparmor = v;
     else if (k === "label") continue;
     else throw new InvalidArgument(`invalid --security-opt: "${o}"`);
@@ -188,7 +192,7 @@ export function buildContainerSpec(i: SpecInputs): Spec {
       resources,
       ...(host.Sysctls && Object.keys(host.Sysctls).length ? { sysctl: { ...host.Sysctls } } : {}),
       ...(privileged ? {} : { maskedPaths: host.MaskedPaths ?? DOCKER_MASKED_PATHS, readonlyPaths: host.ReadonlyPaths ?? DOCKER_READONLY_PATHS }),
-      ...(privileged || sec.seccomp === "unconfined" ? {} : { seccomp: defaultSeccompProfile(caps) }),
+      ...(privileged || sec.seccomp === "unconfined" ? {} : { seccomp: sec.seccomp === "default" ? defaultSeccompProfile(caps) : dockerSeccompProfile(sec.seccomp, caps) }),
       ...(i.devices?.length ? { devices: i.devices.map((d) => ({ path: d.path, type: d.type, major: d.major, minor: d.minor, fileMode: d.fileMode, uid: 0, gid: 0 })) } : {}),
     },
   };

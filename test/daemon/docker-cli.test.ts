@@ -187,6 +187,20 @@ test("host namespaces: --uts host and --network host take the host's name, --pid
   assert.notEqual(ipc([]), readlinkSync("/proc/self/ns/ipc"));
 });
 
+test("--security-opt seccomp=<file>: the docker CLI sends the profile, berth's CLI too; unconfined and builtin", () => {
+  const file = join(d.dir, "profile.json");
+  writeFileSync(file, JSON.stringify({ defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 13 }] }));
+  const denied = d.docker(["run", "--rm", "--security-opt", `seccomp=${file}`, "busybox", "sh", "-c", "mkdir /tmp/x 2>&1; echo $?"]);
+  assert.match(denied.stdout, /Permission denied\n1\n$/, denied.stderr);
+  const berth = d.berth(["run", "--rm", "--security-opt", `seccomp=${file}`, "busybox", "sh", "-c", "mkdir /tmp/x 2>&1; echo $?"]);
+  assert.match(berth.stdout, /Permission denied\n1\n$/, berth.stderr);
+  assert.equal(ok(["run", "--rm", "--security-opt", "seccomp=unconfined", "busybox", "grep", "^Seccomp:", "/proc/self/status"]), "Seccomp:\t0\n");
+  assert.equal(ok(["run", "--rm", "--security-opt", "seccomp=builtin", "busybox", "grep", "^Seccomp:", "/proc/self/status"]), "Seccomp:\t2\n");
+  const missing = d.berth(["run", "--rm", "--security-opt", "seccomp=/nonexistent.json", "busybox", "true"]);
+  assert.equal(missing.status, 125);
+  assert.match(missing.stderr, /opening seccomp profile \(\/nonexistent\.json\) failed: no such file or directory/);
+});
+
 test("-it: a terminal of the window's size, and ctrl-p ctrl-q detaches leaving it running", async () => {
   const s = `berthd-it-${process.pid}`;
   const tm = (...a: string[]) => spawnSync("tmux", a, { encoding: "utf8" });
