@@ -28,7 +28,7 @@ export const RUN_FLAGS: FlagSpec[] = [
   s("network", undefined, ["net"]), b("init"), s("restart"), l("ulimit"), s("shm-size"), s("stop-signal"),
   s("stop-timeout"), s("detach-keys"), l("publish", "p"), b("publish-all", "P"), l("expose"), l("add-host"), l("dns"),
   l("dns-search"), l("dns-option"), l("device"), l("group-add"), s("log-driver"), l("log-opt"), s("cgroup-parent"),
-  s("ipc"), s("pid"), s("uts"), s("userns"), l("sysctl"), s("platform"), s("pull"), b("quiet", "q"), b("sig-proxy"),
+  s("ipc"), s("pid"), s("uts"), s("userns"), s("cgroupns"), l("sysctl"), s("platform"), s("pull"), b("quiet", "q"), b("sig-proxy"),
   l("attach", "a"), s("cidfile"), b("oom-kill-disable"), s("oom-score-adj"), l("network-alias"), s("ip"),
   l("annotation"), b("resource-view"), s("mac-address"),
   // resources (#3)
@@ -214,7 +214,7 @@ export function createBody(p: Parsed): { name?: string; image: string; body: Rec
     // --resource-view is berth's; it travels as the runtime annotation the docker CLI can set too.
     Annotations: annotations(keyValues("--annotation", list(p, "annotation")), bool(p, "resource-view")),
     CgroupParent: n("cgroup-parent"),
-    IpcMode: n("ipc"), PidMode: n("pid"), UTSMode: n("uts"), UsernsMode: n("userns"),
+    IpcMode: n("ipc"), PidMode: n("pid"), UTSMode: n("uts"), UsernsMode: n("userns"), CgroupnsMode: n("cgroupns"),
     Sysctls: keyValues("--sysctl", list(p, "sysctl")),
     OomScoreAdj: n("oom-score-adj") !== undefined ? intFlag("--oom-score-adj", n("oom-score-adj")!) : undefined,
     PortBindings: Object.keys(published.bindings).length ? published.bindings : undefined,

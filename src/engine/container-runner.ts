@@ -124,6 +124,7 @@ export class ContainerRunner {
     const cname = name ? validateName(name) : `/${this.freeName()}`;
     this.store.checkName(cname);
     warnings.push(...this.checkNetworking(host, endpoints, { ...(image.Config?.ExposedPorts ?? {}), ...(config.ExposedPorts ?? {}) }));
+    this.checkNamespaceModes(host);
     const imgCfg = (image.Config ?? {}) as Record<string, any>;
     const args = commandLine(config, imgCfg);
     // Validate resources and devices now, before anything exists.
@@ -162,13 +163,48 @@ export class ContainerRunner {
     }
   }
 
+  /** --pid, --ipc, --uts and --cgroupns modes, checked at create; `container:<x>` must name a container. */
+  private checkNamespaceModes(host: Record<string, any>): void {
+    const modes: [string, string | undefined, string[]][] = [
+      ["pid", host.PidMode, ["", "host"]], ["ipc", host.IpcMode, ["", "host", "private", "shareable", "none"]],
+      ["uts", host.UTSMode, ["", "host"]], ["cgroupns", host.CgroupnsMode, ["", "host", "private"]],
+    ];
+    for (const [flag, v, allowed] of modes) {
+      if (v === undefined || allowed.includes(v)) continue;
+      if ((flag === "pid" || flag === "ipc") && v.startsWith("container:")) { this.otherContainer(v, flag); continue; }
+      throw new InvalidArgument(`invalid --${flag}: ${v}`);
+    }
+  }
+
+  /** The container a `container:<x>` mode names. Missing, it is a bad argument (a 404 would make docker's CLI pull an image). */
+  private otherContainer(mode: string, flag: string): ContainerRecord {
+    const ref = mode.slice("container:".length);
+    try {
+      return this.store.get(ref);
+    } catch (e) {
+      if (e instanceof NotFound) throw new InvalidArgument(`invalid --${flag} ${mode}: no such container: ${ref}`);
+      throw e;
+    }
+  }
+
+  /** The namespace files `container:<x>` pid and ipc modes join: the other container must run. */
+  private joinPaths(host: Record<string, any>): { pid?: string; ipc?: string } {
+    const of = (mode: string | undefined, ns: string): string | undefined => {
+      if (!mode?.startsWith("container:")) return undefined;
+      const other = this.otherContainer(mode, ns);
+      if (!other.State.Running) throw new Conflict(`cannot join ${ns} namespace of a non running container: ${other.Id}`);
+      return `/proc/${other.State.Pid}/ns/${ns}`;
+    };
+    return { pid: of(host.PidMode, "pid"), ipc: of(host.IpcMode, "ipc") };
+  }
+
   /** Network mode, published ports and endpoint settings checked at create, before anything exists. */
   private checkNetworking(host: Record<string, any>, endpoints: ContainerRecord["EndpointsConfig"], exposed: Record<string, unknown>): string[] {
     const mode = (host.NetworkMode as string | undefined) || "default";
     bindingsOf(host.PortBindings, exposed, !!host.PublishAllPorts); // validates
     const published = host.PortBindings && Object.keys(host.PortBindings).length > 0;
     if (mode.startsWith("container:")) {
-      this.store.get(mode.slice("container:".length));
+      this.otherContainer(mode, "network");
       if (published || host.PublishAllPorts) throw new InvalidArgument("conflicting options: port publishing and the container type network mode");
       if (host.Dns?.length || host.ExtraHosts?.length) throw new InvalidArgument("conflicting options: custom DNS or hosts and the container type network mode");
       return [];
@@ -416,7 +452,7 @@ export class ContainerRunner {
         image: { Env: imgCfg.Env, Cmd: imgCfg.Cmd, Entrypoint: imgCfg.Entrypoint, WorkingDir: imgCfg.WorkingDir, User: imgCfg.User },
         rootfs, user, mounts: [...fileMounts, ...c.MountPoints.map(pointToMount)], resources: res.resources, rlimits: res.rlimits,
         cgroupsPath: this.o.runtime.cgroups.resolve(host.CgroupParent ? `${host.CgroupParent}/${id}` : undefined, id), initPath: this.o.initPath,
-        netnsPath: net.netnsPath, devices: [...(host.Privileged ? privilegedDevices() : []), ...hostDevices(host.Devices)],
+        netnsPath: net.netnsPath, joinPaths: this.joinPaths(host), devices: [...(host.Privileged ? privilegedDevices() : []), ...hostDevices(host.Devices)],
       });
       // The merged config (image Env etc.) is what inspect shows as Config.Env.
       c.Config.Env = spec.process!.env;

@@ -40,6 +40,8 @@ export interface DockerHostConfigLike {
   NetworkMode?: string;
   PidMode?: string;
   IpcMode?: string;
+  /** "private" (a cgroup namespace: the container's group is its /) or "host" (docker's default on cgroup v1). */
+  CgroupnsMode?: string;
   UTSMode?: string;
   MaskedPaths?: string[] | null;
   ReadonlyPaths?: string[] | null;
@@ -70,6 +72,8 @@ export interface SpecInputs {
   initPath?: string;
   /** Network namespace to join (a bridge attachment); none → a new empty one. */
   netnsPath?: string;
+  /** Namespace files of other containers to join (--pid/--ipc container:<x>). */
+  joinPaths?: { pid?: string; ipc?: string };
 }
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -134,11 +138,18 @@ function securityOpts(host: DockerHostConfigLike): { nnp: boolean; seccomp: "def
   return out;
 }
 
-function namespaces(host: DockerHostConfigLike, netnsPath: string | undefined): Namespace[] {
+/**
+ * The container's namespaces. `container:<x>` modes (pid, ipc) join another container's, whose
+ * namespace files the engine resolved (joinPaths); `host` modes create none.
+ */
+function namespaces(host: DockerHostConfigLike, netnsPath: string | undefined, joinPaths: { pid?: string; ipc?: string } = {}): Namespace[] {
   const ns: Namespace[] = [{ type: "mount" }];
-  if (host.PidMode !== "host") ns.push({ type: "pid" });
-  if (host.IpcMode !== "host") ns.push({ type: "ipc" });
+  if (joinPaths.pid) ns.push({ type: "pid", path: joinPaths.pid });
+  else if (host.PidMode !== "host") ns.push({ type: "pid" });
+  if (joinPaths.ipc) ns.push({ type: "ipc", path: joinPaths.ipc });
+  else if (host.IpcMode !== "host") ns.push({ type: "ipc" });
   if (host.UTSMode !== "host") ns.push({ type: "uts" });
+  if (host.CgroupnsMode === "private") ns.push({ type: "cgroup" });
   const net = host.NetworkMode ?? "default";
   if (net !== "host") ns.push(netnsPath ? { type: "network", path: netnsPath } : { type: "network" });
   return ns;
@@ -187,7 +198,7 @@ export function buildContainerSpec(i: SpecInputs): Spec {
     ...(utsHost ? {} : { hostname, ...(config.Domainname ? { domainname: config.Domainname } : {}) }),
     mounts,
     linux: {
-      namespaces: namespaces(host, i.netnsPath),
+      namespaces: namespaces(host, i.netnsPath, i.joinPaths),
       cgroupsPath: i.cgroupsPath,
       resources,
       ...(host.Sysctls && Object.keys(host.Sysctls).length ? { sysctl: { ...host.Sysctls } } : {}),

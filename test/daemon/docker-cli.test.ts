@@ -176,7 +176,7 @@ test("bind mounts, named volumes that persist, --read-only, -e, -w, -u", () => {
   ok(["volume", "rm", "keep"]);
 });
 
-test("host namespaces: --uts host and --network host take the host's name, --pid host sees its processes, --ipc host", () => {
+test("namespaces: --uts/--network host take the host's name, --pid/--ipc host and container:<x>, --cgroupns private, bad modes", () => {
   const name = hostname();
   assert.equal(ok(["run", "--rm", "--uts", "host", "busybox", "hostname"]), `${name}\n`);
   assert.equal(ok(["run", "--rm", "--network", "host", "busybox", "cat", "/etc/hostname"]), `${name}\n`);
@@ -185,6 +185,22 @@ test("host namespaces: --uts host and --network host take the host's name, --pid
   const ipc = (args: string[]): string => ok(["run", "--rm", ...args, "busybox", "readlink", "/proc/self/ns/ipc"]).trim();
   assert.equal(ipc(["--ipc", "host"]), readlinkSync("/proc/self/ns/ipc"));
   assert.notEqual(ipc([]), readlinkSync("/proc/self/ns/ipc"));
+  // Another container's namespaces: container:<name> for --pid and --ipc; --cgroupns private.
+  ok(["run", "-d", "--name", "nsowner", "busybox", "sleep", "100"]);
+  try {
+    assert.equal(ok(["run", "--rm", "--pid", "container:nsowner", "busybox", "sh", "-c", "ps -o comm | grep -c '^sleep'"]), "1\n");
+    assert.equal(ipc(["--ipc", "container:nsowner"]), ok(["exec", "nsowner", "readlink", "/proc/self/ns/ipc"]).trim());
+  } finally {
+    ok(["rm", "-f", "nsowner"]);
+  }
+  assert.match(ok(["run", "--rm", "--cgroupns", "private", "busybox", "head", "-1", "/proc/self/cgroup"]), /^\d+:[^:]*:\/\n$/);
+  // The docker CLI checks --cgroupns itself; berth's leaves it to berthd.
+  for (const [cli, args, why] of [[d.docker, ["--pid", "container:nosuch"], /invalid --pid container:nosuch: no such container: nosuch/], [d.docker, ["--ipc", "bogus"], /invalid --ipc: bogus/], [d.berth, ["--cgroupns", "x"], /invalid --cgroupns: x/]] as const) {
+    const r = cli(["run", "--rm", ...args, "busybox", "true"]);
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, why);
+    assert.doesNotMatch(r.stderr, /Pulling|Unable to find image/, "a bad mode is not a missing image");
+  }
 });
 
 test("--security-opt seccomp=<file>: the docker CLI sends the profile, berth's CLI too; unconfined and builtin", () => {
