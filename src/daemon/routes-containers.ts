@@ -133,6 +133,7 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
     const rec = runner.store.get(c.params.id!);
     const out = flag(c.query, "stdout"), err = flag(c.query, "stderr");
     if (!out && !err) throw new InvalidArgument("You must choose at least one stream");
+    if (rec.HostConfig.LogConfig?.Type === "none") throw new InvalidArgument("configured logging driver does not support reading");
     const tty = !!rec.Config.Tty;
     const ts = flag(c.query, "timestamps");
     const tail = c.query.get("tail");

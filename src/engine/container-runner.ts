@@ -127,7 +127,9 @@ export class ContainerRunner {
     this.checkNamespaceModes(host);
     const imgCfg = (image.Config ?? {}) as Record<string, any>;
     const args = commandLine(config, imgCfg);
-    // Validate resources and devices now, before anything exists.
+    // Validate resources, devices and the log driver now, before anything exists.
+    const driver = (host.LogConfig?.Type as string | undefined) || "json-file";
+    if (!["json-file", "none"].includes(driver)) throw new InvalidArgument(`logger: no log driver named '${driver}' is registered (berth has json-file and none)`);
     const res = resourcesFromHostConfig(host);
     hostDevices(host.Devices);
     warnings.push(...res.warnings);
@@ -461,7 +463,8 @@ export class ContainerRunner {
         bundle: this.store.dir(id), spec, mode: "monitor", waitForStart: true, stdio: ["ignore", "ignore", "ignore"],
         exitFile: join(run, "exit"),
         io: {
-          log: { path: c.LogPath, maxSize: logCfg["max-size"] ? sizeOf(logCfg["max-size"]) : 0, maxFiles: logCfg["max-file"] ? Number(logCfg["max-file"]) : 1 },
+          // --log-driver none: output goes to attached clients only.
+          log: host.LogConfig?.Type === "none" ? undefined : { path: c.LogPath, maxSize: logCfg["max-size"] ? sizeOf(logCfg["max-size"]) : 0, maxFiles: logCfg["max-file"] ? Number(logCfg["max-file"]) : 1 },
           stdin: !!c.Config.OpenStdin, stdinOnce: !!c.Config.StdinOnce,
           attachSocket: join(run, "attach.sock"), controlSocket: join(run, "control.sock"), terminalRelay: !!c.Config.Tty,
         },

@@ -217,6 +217,26 @@ test("--security-opt seccomp=<file>: the docker CLI sends the profile, berth's C
   assert.match(missing.stderr, /opening seccomp profile \(\/nonexistent\.json\) failed: no such file or directory/);
 });
 
+test("log drivers: json-file rotates by max-size/max-file, none keeps nothing (logs says so), others are refused", async () => {
+  ok(["run", "--name", "rot", "--log-opt", "max-size=1k", "--log-opt", "max-file=3", "busybox", "sh", "-c", "i=0; while [ $i -lt 100 ]; do echo line-$i; i=$((i+1)); done"]);
+  const id = ok(["inspect", "-f", "{{.Id}}", "rot"]).trim();
+  const logs = readdirSync(join(d.dir, "data", "containers", id)).filter((f) => f.includes("-json.log")).sort();
+  assert.deepEqual(logs, [`${id}-json.log`, `${id}-json.log.1`, `${id}-json.log.2`]);
+  const lines = ok(["logs", "rot"]).trim().split("\n");
+  assert.equal(lines.at(-1), "line-99");
+  assert.ok(lines.length > 10 && lines.length < 100, `${lines.length} lines kept across the rotated files`);
+  ok(["rm", "rot"]);
+  assert.equal(ok(["run", "--rm", "--log-driver", "none", "busybox", "echo", "attached"]), "attached\n");
+  ok(["run", "--name", "nolog", "--log-driver", "none", "busybox", "echo", "lost"]);
+  const r = d.docker(["logs", "nolog"]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /configured logging driver does not support reading/);
+  ok(["rm", "nolog"]);
+  const bad = d.docker(["run", "--rm", "--log-driver", "syslog", "busybox", "true"]);
+  assert.equal(bad.status, 125);
+  assert.match(bad.stderr, /no log driver named 'syslog'/);
+});
+
 test("-it: a terminal of the window's size, and ctrl-p ctrl-q detaches leaving it running", async () => {
   const s = `berthd-it-${process.pid}`;
   const tm = (...a: string[]) => spawnSync("tmux", a, { encoding: "utf8" });
