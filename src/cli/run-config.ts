@@ -30,7 +30,7 @@ export const RUN_FLAGS: FlagSpec[] = [
   l("dns-search"), l("dns-option"), l("device"), l("group-add"), s("log-driver"), l("log-opt"), s("cgroup-parent"),
   s("ipc"), s("pid"), s("uts"), s("userns"), s("cgroupns"), l("sysctl"), s("platform"), s("pull"), b("quiet", "q"), b("sig-proxy"),
   l("attach", "a"), s("cidfile"), b("oom-kill-disable"), s("oom-score-adj"), l("network-alias"), s("ip"),
-  l("annotation"), b("resource-view"), s("mac-address"),
+  l("annotation"), b("resource-view"), s("mac-address"), l("volumes-from"),
   // resources (#3)
   s("memory", "m"), s("memory-swap"), s("memory-reservation"), s("memory-swappiness"), s("kernel-memory"),
   s("cpus"), s("cpu-shares", "c"), s("cpu-period"), s("cpu-quota"), s("cpu-rt-period"), s("cpu-rt-runtime"),
@@ -202,7 +202,7 @@ export function createBody(p: Parsed): { name?: string; image: string; body: Rec
     AutoRemove: bool(p, "rm"),
     ReadonlyRootfs: bool(p, "read-only"),
     Privileged: bool(p, "privileged"),
-    CapAdd: list(p, "cap-add"), CapDrop: list(p, "cap-drop"), SecurityOpt: list(p, "security-opt").map(seccompFile),
+    CapAdd: list(p, "cap-add"), CapDrop: list(p, "cap-drop"), SecurityOpt: list(p, "security-opt").map(seccompFile), VolumesFrom: list(p, "volumes-from"),
     NetworkMode: n("network") ?? "default",
     Init: bool(p, "init") || undefined,
     RestartPolicy: restartPolicy(n("restart")),

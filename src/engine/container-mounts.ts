@@ -102,12 +102,12 @@ export async function resolveMounts(req: MountRequest, volumes: VolumeStore, roo
     } else if (type === "volume") {
       await useVolume(m.Source || undefined, dest, m.ReadOnly === true, m.VolumeOptions?.NoCopy === true, m.VolumeOptions?.Labels);
     } else if (type === "tmpfs") {
-      const opts = ["nosuid", "nodev", "noexec"];
-      if (m.TmpfsOptions?.SizeBytes) opts.push(`size=${m.TmpfsOptions.SizeBytes}`);
-      if (m.TmpfsOptions?.Mode) opts.push(`mode=${m.TmpfsOptions.Mode.toString(8)}`);
-      if (m.ReadOnly) opts.push("ro");
-      out.mounts.push({ destination: dest, type: "tmpfs", source: "tmpfs", options: opts });
-      out.points.push({ Type: "tmpfs", Source: "", Destination: dest, Mode: "", RW: !m.ReadOnly, Propagation: "" });
+      const own: string[] = [];
+      if (m.TmpfsOptions?.SizeBytes) own.push(`size=${m.TmpfsOptions.SizeBytes}`);
+      if (m.TmpfsOptions?.Mode) own.push(`mode=${m.TmpfsOptions.Mode.toString(8)}`);
+      out.mounts.push({ destination: dest, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "noexec", ...own, ...(m.ReadOnly ? ["ro"] : [])] });
+      // Mode keeps the options: the mount is made again from the record at every start.
+      out.points.push({ Type: "tmpfs", Source: "", Destination: dest, Mode: own.join(","), RW: !m.ReadOnly, Propagation: "" });
     } else {
       throw new InvalidArgument(`mount type "${type}" is not supported`);
     }

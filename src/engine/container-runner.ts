@@ -137,7 +137,9 @@ export class ContainerRunner {
     mkdirSync(dir, { recursive: true });
     try {
       await this.o.images.prepareRootfs(id, image.Id);
-      const mounts = await resolveMounts({ Binds: host.Binds, Mounts: host.Mounts, Tmpfs: host.Tmpfs, ImageVolumes: imgCfg.Volumes }, this.o.volumes);
+      // Anonymous volumes: the image's VOLUMEs and the container's own (`-v /path`, Config.Volumes).
+      const mounts = await resolveMounts({ Binds: host.Binds, Mounts: host.Mounts, Tmpfs: host.Tmpfs, ImageVolumes: { ...(imgCfg.Volumes ?? {}), ...(config.Volumes ?? {}) } }, this.o.volumes);
+      mounts.points.push(...this.volumesFrom(host.VolumesFrom, mounts.points));
       const fullConfig = {
         // As dockerd: on the host's network (or UTS namespace) the default name is the host's.
         Hostname: config.Hostname || (host.NetworkMode === "host" || host.UTSMode === "host" ? osHostname() : id.slice(0, 12)), Domainname: config.Domainname ?? "", User: config.User ?? "",
@@ -163,6 +165,29 @@ export class ContainerRunner {
       await this.store.remove(id).catch(() => {});
       throw e;
     }
+  }
+
+  /**
+   * --volumes-from NAME[:ro|:rw]: the other container's volumes and bind mounts at the same
+   * places (read-only or read-write as asked, else as they are there); its tmpfs mounts are its own.
+   * A destination this container mounts itself keeps its own.
+   */
+  private volumesFrom(list: string[] | null | undefined, own: ContainerRecord["MountPoints"]): ContainerRecord["MountPoints"] {
+    const out: ContainerRecord["MountPoints"] = [];
+    for (const spec of list ?? []) {
+      const m = /^(.+?)(?::(ro|rw))?$/.exec(spec)!;
+      let other: ContainerRecord;
+      try { other = this.store.get(m[1]!); } catch (e) {
+        if (e instanceof NotFound) throw new InvalidArgument(`--volumes-from ${spec}: no such container: ${m[1]}`);
+        throw e;
+      }
+      for (const p of other.MountPoints) {
+        if (p.Type === "tmpfs" || own.some((x) => x.Destination === p.Destination) || out.some((x) => x.Destination === p.Destination)) continue;
+        const rw = m[2] ? m[2] === "rw" : p.RW;
+        out.push({ ...p, RW: rw, Mode: rw ? (p.Mode === "ro" ? "" : p.Mode) : "ro" });
+      }
+    }
+    return out;
   }
 
   /** --pid, --ipc, --uts and --cgroupns modes, checked at create; `container:<x>` must name a container. */

@@ -170,6 +170,15 @@ test("bind mounts, named volumes that persist, --read-only, -e, -w, -u", () => {
   assert.equal(ro.status, 1);
   assert.match(ro.stderr, /Read-only file system/);
   assert.equal(ok(["run", "--rm", "-e", "A=1", "-w", "/tmp", "-u", "65534", "busybox", "sh", "-c", "echo $A $(pwd) $(id -u)"]), "1 /tmp 65534\n");
+  // `-v /path` is an anonymous volume; --volumes-from shares it (and binds) read-write or :ro; rm -v removes it.
+  const volsBefore = ok(["volume", "ls", "-q"]);
+  ok(["run", "-d", "--name", "vsrc", "-v", "/data", "-v", `${host}:/hostdir`, "busybox", "sh", "-c", "echo shared > /data/x; sleep 100"]);
+  assert.equal(inspect("vsrc", "{{range .Mounts}}{{.Type}}:{{.Destination}} {{end}}").trim(), "bind:/hostdir volume:/data");
+  assert.equal(ok(["run", "--rm", "--volumes-from", "vsrc", "busybox", "sh", "-c", "cat /data/x /hostdir/f; touch /data/y && echo rw"]), "shared\nfrom-container\nrw\n");
+  assert.match(d.docker(["run", "--rm", "--volumes-from", "vsrc:ro", "busybox", "touch", "/data/z"]).stderr, /Read-only file system/);
+  ok(["rm", "-f", "-v", "vsrc"]);
+  assert.equal(ok(["volume", "ls", "-q"]), volsBefore, "rm -v took the anonymous volume");
+  assert.match(ok(["run", "--rm", "--mount", "type=tmpfs,dst=/t,tmpfs-size=1m", "busybox", "grep", " /t ", "/proc/mounts"]), /size=1024k/);
   // A user other than root with no capabilities at all still opens the exec fifo (it was made
   // 0600 under the umask: such a container hung in start, holding a thread of berthd's pool).
   assert.equal(ok(["run", "--rm", "-u", "1:1", "--cap-drop", "ALL", "--init", "busybox", "id"]), "uid=1(daemon) gid=1(daemon)\n");
