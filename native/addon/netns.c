@@ -2,34 +2,12 @@
  * Done on the calling thread — unshare(CLONE_NEWNET) moves only that thread — which then returns
  * to its own namespace, so no process is started (a fork of the daemon costs ~10 ms here). */
 #include "addon.h"
+#include "../common/link-up.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <sched.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-
-static int lo_up(void) {
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return -1;
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  strcpy(ifr.ifr_name, "lo");
-  int r = ioctl(s, SIOCGIFFLAGS, &ifr);
-  if (r == 0) {
-    ifr.ifr_flags |= IFF_UP;
-    r = ioctl(s, SIOCSIFFLAGS, &ifr);
-  }
-  int e = errno;
-  close(s);
-  errno = e;
-  return r;
-}
 
 static napi_value make_netns(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -42,7 +20,7 @@ static napi_value make_netns(napi_env env, napi_callback_info info) {
   if (unshare(CLONE_NEWNET) < 0) err = errno;
   else {
     if (mount("/proc/thread-self/ns/net", path, NULL, MS_BIND, NULL) < 0) { err = errno; what = "mount"; }
-    else if (lo_up() < 0) { err = errno; what = "bring lo up"; umount2(path, MNT_DETACH); }
+    else if (berth_link_up("lo") < 0) { err = errno; what = "bring lo up"; umount2(path, MNT_DETACH); }
     /* Back to where this thread was, whatever happened. */
     if (setns(home, CLONE_NEWNET) < 0 && !err) { err = errno; what = "setns back"; }
   }

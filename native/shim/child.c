@@ -1,5 +1,6 @@
 /* The container process: runs the child section of the plan in order, then execs. */
 #include "shim.h"
+#include "../common/link-up.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,21 +34,9 @@ static int write_file(const char *path, const char *val, struct bsh_err *err, co
   return 0;
 }
 
-/* Brings an interface up in the process's network namespace (lo of a new namespace starts down). */
+/* The `link-up` step (native/common/link-up.h, shared with the addon). */
 static int link_up(const char *name, struct bsh_err *err) {
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return bsh_fail(err, "link up", errno, "%s: socket", name);
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
-  int r = ioctl(s, SIOCGIFFLAGS, &ifr);
-  if (r == 0) {
-    ifr.ifr_flags |= IFF_UP;
-    r = ioctl(s, SIOCSIFFLAGS, &ifr);
-  }
-  int e = errno;
-  close(s);
-  if (r < 0) return bsh_fail(err, "link up", e, "%s", name);
+  if (berth_link_up(name) < 0) return bsh_fail(err, "link up", errno, "%s", name);
   return 0;
 }
 
