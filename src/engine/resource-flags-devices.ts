@@ -43,9 +43,7 @@ export function parseDeviceRate(flag: string, v: string, iops: boolean): { path:
 }
 
 /**
- * Major and minor of a block device node. Linux dev_t packs them as
- * major = bits 8–19 and 32–43, minor = bits 0–7 and 20–31 (glibc's
- * gnu_dev_major/gnu_dev_minor), hence the bigint stat.
+ * Major and minor of a block device node (a bigint stat: dev_t has 64 bits).
  */
 export function blockDeviceNumbers(path: string): { major: number; minor: number } {
   let st;
@@ -57,10 +55,12 @@ export function blockDeviceNumbers(path: string): { major: number; minor: number
     throw new InvalidArgument(`${path}: ${(err as Error).message}`, { cause: err });
   }
   if (!st.isBlockDevice()) throw new InvalidArgument(`${path} is not a block device`);
-  const dev = st.rdev;
-  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
-  const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
-  return { major, minor };
+  return devNumbers(st.rdev);
+}
+
+/** dev_t → major, minor: major is bits 8–19 and 32–43, minor bits 0–7 and 20–31 (glibc's gnu_dev_major/minor). */
+function devNumbers(dev: bigint): { major: number; minor: number } {
+  return { major: Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn)), minor: Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn)) };
 }
 
 /** A device docker's --device / HostConfig.Devices puts in a container. */
@@ -95,12 +95,7 @@ export function hostDevices(list: { PathOnHost?: string; PathInContainer?: strin
         if (required) throw new InvalidArgument(`error gathering device information while adding custom device "${hostPath}": not a device node`);
         return;
       }
-      const dev = st.rdev;
-      out.push({
-        path: ctrPath, type: st.isBlockDevice() ? "b" : "c",
-        major: Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn)), minor: Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn)),
-        fileMode: Number(st.mode & 0o777n), permissions: perms,
-      });
+      out.push({ path: ctrPath, type: st.isBlockDevice() ? "b" : "c", ...devNumbers(st.rdev), fileMode: Number(st.mode & 0o777n), permissions: perms });
     };
     add(host, inside, true);
   }

@@ -7,6 +7,9 @@
 import { readFileSync } from "node:fs";
 import type { LinuxResources, Rlimit, ThrottleDevice } from "../runtime/spec.js";
 import { InvalidArgument } from "../errdefs.js";
+import { parseCpuList } from "../runtime/cgroups/convert.js";
+
+export { parseCpuList };
 import { blockDeviceNumbers, parseDeviceRate, parseWeightDevice } from "./resource-flags-devices.js";
 
 export interface ResourceFlags {
@@ -100,21 +103,6 @@ function int(flag: string, v: string | number): number {
 function size(flag: string, v: string | number): number {
   if (typeof v === "number") return v;
   try { return parseSize(v); } catch (err) { throw flagError(flag, v, (err as Error).message); }
-}
-
-/** A cpuset list such as "0-2,4" → the set of numbers; undefined when malformed. */
-export function parseCpuList(s: string): Set<number> | undefined {
-  const out = new Set<number>();
-  if (s.trim() === "") return out;
-  for (const part of s.split(",")) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (!m) return undefined;
-    const a = Number(m[1]);
-    const b = m[2] === undefined ? a : Number(m[2]);
-    if (b < a || b - a > 8192) return undefined;
-    for (let i = a; i <= b; i++) out.add(i);
-  }
-  return out;
 }
 
 function parseCpus(v: string | number): number {

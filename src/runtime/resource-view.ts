@@ -21,6 +21,7 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FailedPrecondition } from "../errdefs.js";
+import { parseCpuList } from "./cgroups/convert.js";
 import { parseMountinfo } from "./cgroups/detect.js";
 import type { Mount, Spec } from "./spec.js";
 
@@ -90,8 +91,5 @@ export function resourceViewCpus(spec: Spec, id: string, online: number[]): stri
 export function onlineCpus(): number[] {
   let text = "0";
   try { text = readFileSync("/sys/devices/system/cpu/online", "utf8").trim(); } catch { /* assume one */ }
-  return text.split(",").flatMap((r) => {
-    const [a, b] = r.split("-").map(Number);
-    return b === undefined ? [a!] : Array.from({ length: b - a! + 1 }, (_, i) => a! + i);
-  });
+  return [...(parseCpuList(text) ?? [0])];
 }

@@ -63,14 +63,39 @@ export function hugepageSizeName(pageSize: string): string {
   return pageSize;
 }
 
+/** A device rule checked and with its defaults: type a|b|c, access letters of "rwm", major/minor (undefined: any). `name` begins each message. */
+export function checkDeviceRule(r: DeviceRule, name = "device rule "): { type: "a" | "b" | "c"; access: string; major?: number; minor?: number } {
+  const type = r.type ?? "a";
+  if (type !== "a" && type !== "b" && type !== "c") throw new InvalidArgument(`${name}type "${type}": must be a, b or c`);
+  const access = r.access ?? "rwm";
+  if (!/^[rwm]{1,3}$/.test(access)) throw new InvalidArgument(`${name}access "${access}": must be letters from "rwm"`);
+  const num = (n: number | undefined, what: string): number | undefined => {
+    if (n === undefined || n < 0) return undefined;
+    if (!Number.isInteger(n) || n > 0xffffffff) throw new InvalidArgument(`${name}${what} ${n}: not a device number`);
+    return n;
+  };
+  return { type, access, major: num(r.major, "major"), minor: num(r.minor, "minor") };
+}
+
 /** One devices.allow/devices.deny line: "<type> <major>:<minor> <access>". */
 export function deviceRuleLine(r: DeviceRule): string {
-  const type = r.type ?? "a";
-  if (!["a", "b", "c"].includes(type)) throw new InvalidArgument(`device rule type "${type}": must be a, b or c`);
-  const access = r.access ?? "rwm";
-  if (!/^[rwm]{1,3}$/.test(access)) throw new InvalidArgument(`device rule access "${access}": must be letters from "rwm"`);
-  const num = (n: number | undefined): string => (n === undefined || n < 0 ? "*" : String(n));
-  return `${type} ${num(r.major)}:${num(r.minor)} ${access}`;
+  const c = checkDeviceRule(r);
+  return `${c.type} ${c.major ?? "*"}:${c.minor ?? "*"} ${c.access}`;
+}
+
+/** A cpuset list such as "0-2,4" → the set of numbers; undefined when malformed. */
+export function parseCpuList(s: string): Set<number> | undefined {
+  const out = new Set<number>();
+  if (s.trim() === "") return out;
+  for (const part of s.split(",")) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) return undefined;
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a || b - a > 8192) return undefined;
+    for (let i = a; i <= b; i++) out.add(i);
+  }
+  return out;
 }
 
 const isWildcard = (r: DeviceRule): boolean =>

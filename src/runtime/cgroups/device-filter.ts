@@ -11,9 +11,9 @@
  * The program sees struct bpf_cgroup_dev_ctx { u32 access_type; u32 major; u32 minor; } with
  * access_type = (access << 16) | type; type BLOCK 1, CHAR 2; access MKNOD 1, READ 2, WRITE 4.
  */
-import { InvalidArgument } from "../../errdefs.js";
 import { addon } from "../../snapshot/sys.js";
 import type { DeviceRule } from "../spec.js";
+import { checkDeviceRule } from "./convert.js";
 
 /** Puts a program on a cgroup2 directory in place of the device programs there before (null: none). */
 export type DeviceFilterAttach = (cgroupDir: string, program: Buffer | null) => void | Promise<void>;
@@ -58,17 +58,7 @@ export function deviceFilterProgram(rules: DeviceRule[]): Buffer {
   // Last rule first: the first block that matches returns its verdict.
   for (let i = rules.length - 1; i >= 0; i--) {
     const r = rules[i]!;
-    const field = `linux.resources.devices[${i}]`;
-    const type = r.type ?? "a";
-    if (type !== "a" && !(type in TYPE)) throw new InvalidArgument(`${field}.type "${type}": must be a, b or c`);
-    const access = r.access ?? "rwm";
-    if (!/^[rwm]{1,3}$/.test(access)) throw new InvalidArgument(`${field}.access "${access}": must be letters from "rwm"`);
-    const num = (n: number | undefined, what: string): number | undefined => {
-      if (n === undefined || n < 0) return undefined;
-      if (!Number.isInteger(n) || n > 0xffffffff) throw new InvalidArgument(`${field}.${what} ${n}: not a device number`);
-      return n;
-    };
-    const major = num(r.major, "major"), minor = num(r.minor, "minor");
+    const { type, access, major, minor } = checkDeviceRule(r, `linux.resources.devices[${i}].`);
     const bits = [...access].reduce((a, c) => a | ACCESS[c]!, 0);
     // Each test jumps past this rule's block when the request does not match (offsets set below).
     const body: Insn[] = [];

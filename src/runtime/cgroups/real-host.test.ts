@@ -159,7 +159,8 @@ test("real v1: an OOM kill is counted and reported", async (t) => {
   assert.ok((await cgroup.stats()).memory.oomKills >= 1);
 });
 
-test("real cgroup2 (hugetlb tree): hugetlb limit, a process, freeze via cgroup.freeze, cgroup.kill", async (t) => {
+/** A group on this host's cgroup2 mount under a parent of its own; removed (thawed, killed) after the test. */
+async function unifiedGroup(t: TestContext, name: string): Promise<Cgroup> {
   requireRoot();
   const unified = join(ROOT, "unified");
   assert.ok(existsSync(join(unified, "cgroup.controllers")), `${unified} is not a cgroup2 mount`);
@@ -172,8 +173,12 @@ test("real cgroup2 (hugetlb tree): hugetlb limit, a process, freeze via cgroup.f
     await cg?.destroy().catch(() => undefined);
     if (existsSync(join(unified, parent))) rmdirSync(join(unified, parent));
   });
-  const { cgroup } = await mgr.create(mgr.resolve("", "h1"));
-  cg = cgroup;
+  cg = (await mgr.create(mgr.resolve("", name))).cgroup;
+  return cg;
+}
+
+test("real cgroup2 (hugetlb tree): hugetlb limit, a process, freeze via cgroup.freeze, cgroup.kill", async (t) => {
+  const cgroup = await unifiedGroup(t, "h1");
   const dir = cgroup.dirs().unified!;
   const sizes = readdirSync(dir).filter((f) => /^hugetlb\.\d+[KMG]B\.max$/.test(f)).map((f) => f.split(".")[1]!);
   assert.ok(sizes.includes("2MB"), `hugetlb.2MB.max exists in ${dir} (found: ${sizes.join(", ") || "none"})`);
@@ -214,20 +219,8 @@ test("real hybrid: SIGTERM through killAll reaches every member, nested groups a
 });
 
 test("real cgroup2: device rules become an eBPF program that the kernel enforces; a live update replaces it, allow-all removes it", async (t) => {
-  requireRoot();
-  const unified = join(ROOT, "unified");
-  assert.ok(existsSync(join(unified, "cgroup.controllers")), `${unified} is not a cgroup2 mount`);
   const { addon } = await import("../../snapshot/sys.js");
-  const parent = `/berth-test-${process.pid}-${++counter}`;
-  const mgr = new CgroupV2Manager(unified, { parent, destroyTimeoutMs: 3000 });
-  let cg: Cgroup | undefined;
-  t.after(async () => {
-    await cg?.killAll("SIGKILL").catch(() => undefined);
-    await cg?.destroy().catch(() => undefined);
-    if (existsSync(join(unified, parent))) rmdirSync(join(unified, parent));
-  });
-  const { cgroup } = await mgr.create(mgr.resolve("", "dev"));
-  cg = cgroup;
+  const cgroup = await unifiedGroup(t, "dev");
   const dir = cgroup.dirs().unified!;
   // docker's shape: deny everything, then allow some devices.
   await cgroup.setResources({ devices: [{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 1, minor: 3, access: "rwm" }, { allow: true, type: "c", major: 1, minor: 5, access: "r" }] });
