@@ -5,8 +5,8 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync } from "node:fs";
-import { request, type IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
+import { send, type Headers, type Response } from "./http1.js";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ApiError, CliError } from "./errors.js";
@@ -33,7 +33,7 @@ function qs(q: RequestOptions["query"]): string {
   return t ? `?${t}` : "";
 }
 
-async function readAll(res: IncomingMessage): Promise<Buffer> {
+async function readAll(res: Response): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of res) parts.push(c as Buffer);
   return Buffer.concat(parts);
@@ -69,10 +69,10 @@ export class Client {
   }
 
   /** A request whose answer is read whole; non-2xx become ApiError. */
-  async call(method: string, path: string, o: RequestOptions = {}): Promise<{ status: number; body: Buffer; headers: IncomingMessage["headers"] }> {
+  async call(method: string, path: string, o: RequestOptions = {}): Promise<{ status: number; body: Buffer; headers: Headers }> {
     const res = await this.open(method, path, o);
     const body = await readAll(res);
-    return { status: res.statusCode ?? 0, body, headers: res.headers };
+    return { status: res.statusCode, body, headers: res.headers };
   }
 
   async json<T = any>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
@@ -83,48 +83,27 @@ export class Client {
   }
 
   /** A streaming request: the response once its status is 2xx. */
-  open(method: string, path: string, o: RequestOptions = {}): Promise<IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      const headers: Record<string, string> = { ...o.headers };
-      let payload: Buffer | undefined;
-      if (o.body !== undefined) { payload = Buffer.from(JSON.stringify(o.body)); headers["Content-Type"] = "application/json"; }
-      const req = request({ socketPath: this.socket, method, path: `${API}${path}${qs(o.query)}`, headers, agent: false });
-      req.on("error", (e: NodeJS.ErrnoException) => reject(this.connectError(e)));
-      req.on("response", async (res) => {
-        if ((res.statusCode ?? 0) < 300) { resolve(res); return; }
-        const text = (await readAll(res)).toString("utf8");
-        let msg = text.trim();
-        try { msg = (JSON.parse(text) as { message: string }).message; } catch { /* plain text */ }
-        reject(new ApiError(res.statusCode ?? 0, msg));
-      });
-      if (o.raw) o.raw.pipe(req);
-      else req.end(payload);
-    });
+  async open(method: string, path: string, o: RequestOptions = {}): Promise<Response> {
+    const headers: Record<string, string> = { ...o.headers };
+    let body: Buffer | undefined;
+    if (o.body !== undefined) { body = Buffer.from(JSON.stringify(o.body)); headers["Content-Type"] = "application/json"; }
+    const r = await this.send({ method, path: `${API}${path}${qs(o.query)}`, headers, body, stream: o.raw });
+    if (!("res" in r)) { r.upgraded.destroy(); throw new ApiError(101, `berthd switched protocols on ${method} ${path}`); }
+    if (r.res.statusCode >= 300) throw await apiError(r.res);
+    return r.res;
   }
 
-  /** A hijacked connection (attach, exec start): resolves with the raw socket. */
-  hijack(path: string, o: RequestOptions = {}): Promise<Socket> {
-    return new Promise((resolve, reject) => {
-      const payload = o.body !== undefined ? Buffer.from(JSON.stringify(o.body)) : undefined;
-      const req = request({
-        socketPath: this.socket, method: "POST", path: `${API}${path}${qs(o.query)}`, agent: false,
-        headers: { Connection: "Upgrade", Upgrade: "tcp", ...(payload ? { "Content-Type": "application/json" } : {}) },
-      });
-      req.on("error", (e: NodeJS.ErrnoException) => reject(this.connectError(e)));
-      req.on("upgrade", (_res, socket, head) => {
-        // Held paused until the caller relays it: output (and its end) must not flow away unread.
-        socket.pause();
-        if (head.length) socket.unshift(head);
-        resolve(socket as Socket);
-      });
-      req.on("response", async (res) => {
-        const text = (await readAll(res)).toString("utf8");
-        let msg = text.trim();
-        try { msg = (JSON.parse(text) as { message: string }).message; } catch { /* plain text */ }
-        reject(new ApiError(res.statusCode ?? 0, msg));
-      });
-      req.end(payload);
-    });
+  /** A hijacked connection (attach, exec start): resolves with the raw socket, held paused. */
+  async hijack(path: string, o: RequestOptions = {}): Promise<Socket> {
+    const body = o.body !== undefined ? Buffer.from(JSON.stringify(o.body)) : undefined;
+    const headers: Record<string, string> = { Connection: "Upgrade", Upgrade: "tcp", ...(body ? { "Content-Type": "application/json" } : {}) };
+    const r = await this.send({ method: "POST", path: `${API}${path}${qs(o.query)}`, headers, body });
+    if ("res" in r) throw await apiError(r.res);
+    return r.upgraded;
+  }
+
+  private send(req: Parameters<typeof send>[1]): ReturnType<typeof send> {
+    return send(this.socket, req).catch((e: NodeJS.ErrnoException) => { throw this.connectError(e); });
   }
 
   private connectError(e: NodeJS.ErrnoException): Error {
@@ -134,6 +113,14 @@ export class Client {
     if (e.code === "EACCES") return new CliError(`permission denied while trying to connect to berthd at unix://${this.socket}`, 1);
     return e;
   }
+}
+
+/** The daemon's error answer as an ApiError: its JSON `message`, or the text as it came. */
+async function apiError(res: Response): Promise<ApiError> {
+  const text = (await readAll(res)).toString("utf8");
+  let msg = text.trim();
+  try { msg = (JSON.parse(text) as { message: string }).message; } catch { /* plain text */ }
+  return new ApiError(res.statusCode, msg);
 }
 
 /** The JSON documents of a newline-delimited stream (pull/push progress, events, load, import). */

@@ -1,7 +1,7 @@
 /** Container commands: run, create, start, stop, restart, kill, rm, ps, logs, exec, attach, inspect, top, stats, pause, unpause, wait, rename. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, statSync } from "node:fs";
-import type { IncomingMessage } from "node:http";
+import type { Response } from "./http1.js";
 import { basename, dirname, posix, resolve } from "node:path";
 import { b, bool, filterFlags, l, list, needArgs, parseArgs, s, str, unixTime, type Parsed } from "./args.js";
 import type { Client } from "./client.js";
@@ -75,7 +75,7 @@ const run: Cmd = async (c, argv) => {
   throw new ExitCode(Number((st as { StatusCode?: number }).StatusCode ?? 0));
 };
 
-async function readJson(res: IncomingMessage): Promise<unknown> {
+async function readJson(res: Response): Promise<unknown> {
   const parts: Buffer[] = [];
   for await (const x of res) parts.push(x as Buffer);
   const t = Buffer.concat(parts).toString("utf8").trim();

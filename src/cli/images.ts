@@ -1,6 +1,6 @@
 /** Image commands: images, pull, push, tag, rmi, import, history; the pull/push progress display. */
 import { createReadStream, createWriteStream, renameSync, rmSync } from "node:fs";
-import type { IncomingMessage } from "node:http";
+import type { Response } from "./http1.js";
 import { b, bool, filterFlags, needArgs, parseArgs, s, str, l, list } from "./args.js";
 import { jsonLines, type Client } from "./client.js";
 import { CliError, ExitCode } from "./errors.js";
@@ -20,7 +20,7 @@ function bar(cur: number, total: number): string {
  * Shows docker's JSON progress stream: on a terminal one line per layer, redrawn in place with a
  * bar; otherwise each status change as a plain line. Throws the stream's error.
  */
-export async function showProgress(res: IncomingMessage, out: NodeJS.WriteStream): Promise<void> {
+export async function showProgress(res: Response, out: NodeJS.WriteStream): Promise<void> {
   const tty = !!out.isTTY;
   const order: string[] = [];
   const lastStatus = new Map<string, string>();

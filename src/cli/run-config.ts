@@ -3,7 +3,7 @@
  * Values are checked for form here (sizes, numbers, key=value); limits are validated by berthd,
  * which answers with docker's messages.
  */
-import { RESOURCE_VIEW_ANNOTATION } from "../runtime/resource-view.js";
+import { RESOURCE_VIEW_ANNOTATION } from "../runtime/spec.js";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { b, bool, l, list, s, str, type FlagSpec, type Parsed } from "./args.js";

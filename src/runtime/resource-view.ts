@@ -23,9 +23,9 @@ import { join } from "node:path";
 import { FailedPrecondition } from "../errdefs.js";
 import { parseCpuList } from "./cgroups/convert.js";
 import { parseMountinfo } from "./cgroups/detect.js";
-import type { Mount, Spec } from "./spec.js";
+import { RESOURCE_VIEW_ANNOTATION, type Mount, type Spec } from "./spec.js";
 
-export const RESOURCE_VIEW_ANNOTATION = "org.berth.resource-view";
+export { RESOURCE_VIEW_ANNOTATION };
 
 const FILES = ["proc/meminfo", "proc/cpuinfo", "proc/stat", "proc/uptime", "proc/loadavg", "proc/diskstats", "proc/swaps", "sys/devices/system/cpu/online"];
 

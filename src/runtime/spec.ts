@@ -2,6 +2,9 @@
  * The OCI runtime-spec config.json (1.0–1.2), Linux parts, as TypeScript types.
  * Field names follow the spec exactly so a config can be parsed with JSON.parse.
  */
+/** berth's annotation that asks for the resource view (resource-view.ts); kept here, in a module with no imports, for the CLI. */
+export const RESOURCE_VIEW_ANNOTATION = "org.berth.resource-view";
+
 export interface Spec {
   ociVersion: string;
   process?: Process;
