@@ -53,16 +53,16 @@ export interface ShimResult {
 }
 
 /*
- * A spare shim. Node's spawn() forks the whole daemon, which blocks its event loop for ~10 ms
+ * A spare shim. Node's spawn() forks the whole daemon, which blocks its event loop for 5–10 ms
  * here; a container start that finds a shim already spawned (and re-executed from its sealed
  * copy, waiting for its plan) skips that. berthd's container starts all have one shape — stdio
- * to /dev/null, no extra fds, detached — so one spare of that shape is kept, spawned once the
- * daemon has been quiet for a moment after the last start took one (a start never waits for
- * it). A spare whose daemon exits reads an empty plan and exits.
+ * to /dev/null, no extra fds, detached — so one spare of that shape is kept. The next one is
+ * spawned while a start of that shape waits on the kernel to move its process into the
+ * container's cgroups (moveProcess: an RCU grace period, the main thread idle), so making it
+ * costs the start nothing. A spare whose daemon exits reads an empty plan and exits.
  */
 const SPARE_STDIO: StdioOptions = ["ignore", "ignore", "ignore", "pipe", "pipe", "pipe"];
 let spare: ChildProcess | undefined;
-let spareTimer: NodeJS.Timeout | undefined;
 
 const spareShape = (o: ShimOptions): boolean => !!o.detached && !o.preserveFds?.length && o.stdio.length === 3 && o.stdio.every((x) => x === "ignore");
 
@@ -76,21 +76,16 @@ function takeSpare(o: ShimOptions): ChildProcess | undefined {
   return s;
 }
 
-function scheduleSpare(): void {
-  if (spareTimer) clearTimeout(spareTimer);
-  spareTimer = setTimeout(() => {
-    spareTimer = undefined;
-    if (spare) return;
-    try {
-      spare = spawn(shimPath(), ["3"], { stdio: SPARE_STDIO, detached: true });
-    } catch {
-      return;
-    }
-    spare.on("error", () => { spare = undefined; });
-    spare.unref();
-    for (const x of spare.stdio) (x as { unref?: () => void } | null)?.unref?.();
-  }, 100);
-  spareTimer.unref();
+function makeSpare(): void {
+  if (spare) return;
+  try {
+    spare = spawn(shimPath(), ["3"], { stdio: SPARE_STDIO, detached: true });
+  } catch {
+    return;
+  }
+  spare.on("error", () => { spare = undefined; });
+  spare.unref();
+  for (const x of spare.stdio) (x as { unref?: () => void } | null)?.unref?.();
 }
 
 export async function runShim(plan: string, opts: ShimOptions): Promise<ShimResult> {
@@ -99,7 +94,6 @@ export async function runShim(plan: string, opts: ShimOptions): Promise<ShimResu
   const base = 3 + preserve.length;
   const stdio: StdioOptions = [...opts.stdio, ...preserve, "pipe", "pipe", "pipe"];
   const shim = takeSpare(opts) ?? spawn(shimPath(), [String(base)], { stdio, detached: opts.detached ?? false });
-  if (spareShape(opts)) scheduleSpare();
   const planW = shim.stdio[base] as Writable;
   const report = shim.stdio[base + 1] as Readable;
   const ack = shim.stdio[base + 2] as Writable;
@@ -129,7 +123,9 @@ export async function runShim(plan: string, opts: ShimOptions): Promise<ShimResu
         case "pid":
           pid = Number(rest[0]);
           try {
-            await opts.onPid(pid);
+            const placed = opts.onPid(pid);
+            if (spareShape(opts)) makeSpare(); // while onPid waits on the kernel (see makeSpare)
+            await placed;
             ack.end("go\n");
           } catch (e) {
             ack.end("abort\n");

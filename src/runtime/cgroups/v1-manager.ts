@@ -9,7 +9,7 @@ import type { LinuxResources } from "../spec.js";
 import { FailedPrecondition, Unavailable, wrap } from "../../errdefs.js";
 import type { Cgroup, CgroupManager, CgroupStats, ManagerOptions } from "./types.js";
 import { normalizeParent, resolveCgroupPath, groupDir } from "./cgroup-path.js";
-import { readOptional, readPids, readPidsRecursive, removeGroupDir, sleep, writeCgroupFile } from "./fs-io.js";
+import { moveProcess, readOptional, readPids, readPidsRecursive, removeGroupDir, sleep, writeCgroupFile } from "./fs-io.js";
 import { applyV1Resources, type V1Dirs } from "./v1-resources.js";
 import { readV1OomKills, readV1Stats } from "./v1-stats.js";
 import { watchCounter } from "./oom-watch.js";
@@ -100,7 +100,7 @@ export class V1Cgroup implements Cgroup {
   }
 
   async addProcess(pid: number): Promise<void> {
-    for (const d of this.uniqueDirs()) await writeCgroupFile(join(d, "cgroup.procs"), String(pid));
+    await moveProcess(this.uniqueDirs(), pid);
   }
 
   async setResources(r: LinuxResources): Promise<string[]> {

@@ -9,7 +9,7 @@ import type { LinuxResources } from "../spec.js";
 import { FailedPrecondition, Unavailable, wrap } from "../../errdefs.js";
 import type { Cgroup, CgroupManager, CgroupStats, ManagerOptions } from "./types.js";
 import { groupDir, normalizeParent, resolveCgroupPath } from "./cgroup-path.js";
-import { exists, readFlatKeyed, readOptional, readPids, readPidsRecursive, removeGroupDir, sleep, writeCgroupFile } from "./fs-io.js";
+import { exists, moveProcess, readFlatKeyed, readOptional, readPids, readPidsRecursive, removeGroupDir, sleep, writeCgroupFile } from "./fs-io.js";
 import { applyV2Resources } from "./v2-resources.js";
 import { readV2OomKills, readV2Stats } from "./v2-stats.js";
 import { watchCounter } from "./oom-watch.js";
@@ -106,7 +106,7 @@ export class V2Cgroup implements Cgroup {
   }
 
   async addProcess(pid: number): Promise<void> {
-    await writeCgroupFile(join(this.dir, "cgroup.procs"), String(pid));
+    await moveProcess([this.dir], pid);
   }
 
   async setResources(r: LinuxResources): Promise<string[]> {
