@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { b, bool, l, list, parseArgs, s, str } from "./args.js";
+import { b, bool, goDuration, l, list, parseArgs, s, str, unixTime } from "./args.js";
 import { CliError } from "./errors.js";
 import { createBody, RUN_FLAGS, sizeFlag } from "./run-config.js";
 
@@ -51,4 +51,18 @@ test("bad values are refused before anything reaches the daemon", () => {
   assert.throws(bad("--pids-limit", "ten"), /invalid argument "ten" for "--pids-limit"/);
   assert.throws(bad("--restart", "sometimes"), /invalid restart policy/);
   assert.throws(bad("--ulimit", "nofile"), /invalid ulimit argument/);
+});
+
+test("--since/--until: Go durations are that long ago; unix seconds and dates pass; other text is refused", () => {
+  assert.equal(goDuration("10m"), 600_000);
+  assert.equal(goDuration("1h30m"), 5_400_000);
+  assert.equal(goDuration("0.5s"), 500);
+  assert.equal(goDuration("300ms"), 300);
+  assert.equal(goDuration("1.5"), undefined);
+  assert.equal(goDuration("10x"), undefined);
+  const ago = Number(unixTime("since", "0.5s"));
+  assert.ok(Math.abs(Date.now() / 1000 - 0.5 - ago) < 2, `0.5s ago: ${ago}`);
+  assert.equal(unixTime("since", "1700000000.25"), "1700000000.25");
+  assert.equal(unixTime("since", "2023-11-14T22:13:20Z"), "1700000000");
+  assert.throws(() => unixTime("since", "yesterday-ish"), /invalid value for "since": yesterday-ish/);
 });

@@ -256,6 +256,11 @@ export async function main(argv: string[]): Promise<number> {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   // Exit once stdout has drained: a relayed stdin may still hold the event loop open.
   const exit = (code: number): void => { process.stdout.write("", () => process.exit(code)); };
+  // A reader that went away (`berth logs web | head`) ends berth quietly, as SIGPIPE ends docker
+  // (status 141 = 128 + SIGPIPE); Node ignores SIGPIPE and would report EPIPE with a stack trace.
+  for (const out of [process.stdout, process.stderr]) {
+    out.on("error", (e: NodeJS.ErrnoException) => { if (e.code === "EPIPE") process.exit(141); throw e; });
+  }
   main(process.argv.slice(2)).then((code) => {
     if (code >= 0) exit(code);
   }, (e: unknown) => {

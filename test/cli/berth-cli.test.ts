@@ -85,6 +85,22 @@ test("-d, ps, logs, exec, inspect --format, top, stats, stop, start, rm", async 
   assert.match(rm.stderr, /^Error response from daemon: No such container: nothing-here\n$/);
 });
 
+test("logs --since takes Go durations; a reader that goes away ends berth quietly with 141, as SIGPIPE ends docker", async () => {
+  ok(["run", "-d", "--name", "cli-chatty", "busybox", "sh", "-c", "i=0; while :; do echo line $i; i=$((i+1)); sleep 0.05; done"]);
+  try {
+    await until("a second of lines", () => ok(["logs", "cli-chatty"]).split("\n").length > 25);
+    const recent = ok(["logs", "--since", "0.3s", "cli-chatty"]).trim().split("\n");
+    const all = ok(["logs", "cli-chatty"]).trim().split("\n");
+    assert.ok(recent.length >= 1 && recent.length < all.length, `--since 0.3s gave ${recent.length} of ${all.length} lines`);
+    assert.equal(berth(["logs", "--since", "1h30m", "cli-chatty"]).status, 0);
+    const r = spawnSync("bash", ["-c", `"$0" -H "$1" logs -f cli-chatty | head -n 1; echo "rc=\${PIPESTATUS[0]}"`, berthBin, d.host], { encoding: "utf8", timeout: 20_000 });
+    assert.equal(r.stdout, "line 0\nrc=141\n");
+    assert.equal(r.stderr, "");
+  } finally {
+    ok(["rm", "-f", "cli-chatty"]);
+  }
+});
+
 test("-it in a real terminal: window size, typed input, ctrl-p ctrl-q detaches", async () => {
   const s = `berth-cli-it-${process.pid}`;
   const tm = (...a: string[]) => spawnSync("tmux", a, { encoding: "utf8" });
