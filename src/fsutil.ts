@@ -1,5 +1,5 @@
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { open, rename, mkdir } from "node:fs/promises";
+import { lstat, mkdir, open, readdir, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 
 /**
@@ -40,4 +40,28 @@ export function writeFileVolatile(path: string, data: string | Uint8Array, mode 
     writeFileSync(tmp, data, { mode });
   }
   renameSync(tmp, path);
+}
+
+/**
+ * The bytes a directory tree holds, as docker counts them for SizeRw and volume sizes: the sizes
+ * of everything that is not a directory, each hard-linked inode once. Entries that vanish while
+ * it walks are skipped (a running container changes its tree).
+ */
+export async function treeSize(dir: string): Promise<number> {
+  const seen = new Set<bigint>();
+  let total = 0;
+  const walk = async (d: string): Promise<void> => {
+    let names: string[];
+    try { names = await readdir(d); } catch { return; }
+    for (const n of names) {
+      const p = `${d}/${n}`;
+      let st;
+      try { st = await lstat(p, { bigint: true }); } catch { continue; }
+      if (st.isDirectory()) { await walk(p); continue; }
+      if (st.nlink > 1n) { if (seen.has(st.ino)) continue; seen.add(st.ino); }
+      total += Number(st.size);
+    }
+  };
+  await walk(dir);
+  return total;
 }

@@ -134,7 +134,8 @@ const rm: Cmd = async (c, argv) => {
 const ps: Cmd = async (c, argv) => {
   const p = parseArgs("ps", argv, [b("all", "a"), b("quiet", "q"), b("no-trunc"), l("filter", "f"), s("format"), s("last", "n"), b("latest", "l"), b("size", "s")]);
   const limit = bool(p, "latest") ? 1 : str(p, "last") !== undefined ? Number(str(p, "last")) : undefined;
-  const rows = await c.json<any[]>("GET", "/containers/json", { query: { all: bool(p, "all") || limit !== undefined ? 1 : undefined, limit, filters: filterFlags(p) } });
+  const size = bool(p, "size");
+  const rows = await c.json<any[]>("GET", "/containers/json", { query: { all: bool(p, "all") || limit !== undefined ? 1 : undefined, limit, filters: filterFlags(p), size: size ? 1 : undefined } });
   const trunc = !bool(p, "no-trunc");
   if (bool(p, "quiet")) { for (const r of rows) process.stdout.write(`${trunc ? short(r.Id) : r.Id}\n`); return; }
   const view = rows.map((r) => {
@@ -144,11 +145,13 @@ const ps: Cmd = async (c, argv) => {
       ID: trunc ? short(r.Id) : r.Id, Image: r.Image, Command: command, CreatedAt: new Date(r.Created * 1000).toString(),
       RunningFor: ago(r.Created), Ports: portsLine(r.Ports ?? []), Status: r.Status, State: r.State, Names: (r.Names ?? []).map((x: string) => x.replace(/^\//, "")).join(","),
       Labels: Object.entries(r.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","), Mounts: (r.Mounts ?? []).map((m: any) => m.Name ?? m.Source).join(","), Networks: Object.keys(r.NetworkSettings?.Networks ?? {}).join(","),
+      // docker's SIZE: the writable layer, and with the image under it ("virtual").
+      Size: r.SizeRootFs > 0 ? `${humanSize(r.SizeRw ?? 0)} (virtual ${humanSize(r.SizeRootFs)})` : humanSize(r.SizeRw ?? 0),
     };
   });
   printRows(view, str(p, "format"), {
-    header: ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
-    cells: (r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names].map(String),
+    header: ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES", ...(size ? ["SIZE"] : [])],
+    cells: (r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names, ...(size ? [r.Size] : [])].map(String),
   });
 };
 
@@ -206,7 +209,7 @@ const inspect: Cmd = async (c, argv) => {
   await each(p.args, async (n) => {
     const type = str(p, "type");
     let obj: unknown;
-    if (type !== "image") obj = await c.json("GET", `/containers/${n}/json`).catch((e) => { if (type === "container" || !(e instanceof ApiError) || e.status !== 404) throw e; return undefined; });
+    if (type !== "image") obj = await c.json("GET", `/containers/${n}/json`, { query: { size: bool(p, "size") ? 1 : undefined } }).catch((e) => { if (type === "container" || !(e instanceof ApiError) || e.status !== 404) throw e; return undefined; });
     if (obj === undefined && type !== "container") obj = await c.json("GET", `/images/${n}/json`).catch((e) => { if (e instanceof ApiError && e.status === 404) throw new CliError(`Error: No such object: ${n}`, 1); throw e; });
     if (fmt) process.stdout.write(`${template(fmt).render(obj)}\n`);
     else out.push(obj);

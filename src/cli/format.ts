@@ -29,13 +29,16 @@ export function ago(dateOrSeconds: string | number): string {
   return `${humanDuration(Date.now() - t)} ago`;
 }
 
-/** go-units HumanSize: SI units, 3 significant digits ("2.14MB"). */
-export function humanSize(n: number): string {
+/**
+ * go-units HumanSizeWithPrecision: SI units, `digits` significant digits — 3 where docker's
+ * images and ps print sizes ("2.14MB"), 4 (go-units' HumanSize) in system df ("307.2kB").
+ */
+export function humanSize(n: number, digits = 3): string {
   const units = ["B", "kB", "MB", "GB", "TB", "PB"];
   let i = 0;
   let v = n;
   while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
-  return `${Number(v.toPrecision(3))}${units[i]}`;
+  return `${Number(v.toPrecision(digits))}${units[i]}`;
 }
 
 /** go-units BytesSize: binary units ("64MiB"), as docker stats prints. */

@@ -187,11 +187,18 @@ const df: Cmd = async (c, argv) => {
   const imgSize = r.Images.reduce((a: number, i: any) => a + i.Size, 0);
   const activeImgs = r.Images.filter((i: any) => i.Containers > 0);
   const cacheSize = (r.BuildCache ?? []).reduce((a: number, x: any) => a + (x.Size ?? 0), 0);
+  const size = (n: number): string => humanSize(n, 4);
+  const sum = (xs: number[]): number => xs.reduce((a, x) => a + Math.max(0, x), 0);
+  // docker's RECLAIMABLE: the size, and its share of the total when there is one.
+  const reclaim = (part: number, total: number): string => total > 0 ? `${size(part)} (${Math.floor((part * 100) / total)}%)` : size(part);
+  const ctrSize = sum(r.Containers.map((x: any) => x.SizeRw ?? 0));
+  const live = (x: any): boolean => x.State === "running" || x.State === "paused";
+  const volSize = sum(r.Volumes.map((v: any) => v.UsageData?.Size ?? 0));
   const rows = [
-    { Type: "Images", TotalCount: String(r.Images.length), Active: String(activeImgs.length), Size: humanSize(imgSize), Reclaimable: humanSize(imgSize - activeImgs.reduce((a: number, i: any) => a + i.Size, 0)) },
-    { Type: "Containers", TotalCount: String(r.Containers.length), Active: String(r.Containers.filter((x: any) => x.State === "running" || x.State === "paused").length), Size: "0B", Reclaimable: "0B" },
-    { Type: "Local Volumes", TotalCount: String(r.Volumes.length), Active: String(r.Volumes.filter((v: any) => v.UsageData.RefCount > 0).length), Size: "N/A", Reclaimable: "N/A" },
-    { Type: "Build Cache", TotalCount: String((r.BuildCache ?? []).length), Active: "0", Size: humanSize(cacheSize), Reclaimable: humanSize(cacheSize) },
+    { Type: "Images", TotalCount: String(r.Images.length), Active: String(activeImgs.length), Size: size(imgSize), Reclaimable: reclaim(imgSize - sum(activeImgs.map((i: any) => i.Size)), imgSize) },
+    { Type: "Containers", TotalCount: String(r.Containers.length), Active: String(r.Containers.filter(live).length), Size: size(ctrSize), Reclaimable: reclaim(sum(r.Containers.filter((x: any) => !live(x)).map((x: any) => x.SizeRw ?? 0)), ctrSize) },
+    { Type: "Local Volumes", TotalCount: String(r.Volumes.length), Active: String(r.Volumes.filter((v: any) => v.UsageData.RefCount > 0).length), Size: size(volSize), Reclaimable: reclaim(sum(r.Volumes.filter((v: any) => v.UsageData.RefCount === 0).map((v: any) => v.UsageData.Size)), volSize) },
+    { Type: "Build Cache", TotalCount: String((r.BuildCache ?? []).length), Active: "0", Size: size(cacheSize), Reclaimable: size(cacheSize) },
   ];
   printRows(rows, str(p, "format"), { header: ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], cells: (x) => [x.Type, x.TotalCount, x.Active, x.Size, x.Reclaimable].map(String) });
 };

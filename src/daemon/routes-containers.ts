@@ -68,11 +68,14 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
     list.sort((a, b) => b.Created.localeCompare(a.Created));
     const limit = Number(c.query.get("limit") ?? -1);
     if (limit > 0) list = list.slice(0, limit);
-    return list.map((c) => summaryView(c, runner.sandbox(c)));
+    // size=1 (ps -s): each container's SizeRw and SizeRootFs, which cost a walk of its layer.
+    if (!flag(c.query, "size")) return list.map((c) => summaryView(c, runner.sandbox(c)));
+    return Promise.all(list.map(async (c) => ({ ...summaryView(c, runner.sandbox(c)), ...(await runner.sizes(c.Id)) })));
   });
-  r.add("GET", "/containers/{id}/json", (c) => {
+  r.add("GET", "/containers/{id}/json", async (c) => {
     const rec = runner.store.get(c.params.id!);
-    return inspectView(rec, { execIds: exec.idsOf(rec.Id), rootfs: runner.rootfsDir(rec.Id), sandbox: runner.sandbox(rec) });
+    const view = inspectView(rec, { execIds: exec.idsOf(rec.Id), rootfs: runner.rootfsDir(rec.Id), sandbox: runner.sandbox(rec) });
+    return flag(c.query, "size") ? { ...view, ...(await runner.sizes(rec.Id)) } : view;
   });
   r.add("POST", "/containers/{id}/start", async (c) => {
     const rec = runner.store.get(c.params.id!);

@@ -28,6 +28,7 @@ import { KeyedMutex } from "./keyed-mutex.js";
 import { lookupUser } from "./user-lookup.js";
 import { controlCommand } from "./exec.js";
 import { connectSocket, connectUnix } from "../unix-socket.js";
+import { treeSize } from "../fsutil.js";
 import type { VolumeStore } from "./volumes.js";
 import type { MountMap } from "./archive.js";
 import type { Mount } from "../runtime/spec.js";
@@ -381,6 +382,14 @@ export class ContainerRunner {
         if (mounted) await Promise.resolve(this.o.images.unmountRootfs(rootfs)).catch(() => {});
       }
     });
+  }
+
+  /** docker's SizeRw (bytes in the container's writable layer) and SizeRootFs (that plus its image). */
+  async sizes(ref: string): Promise<{ SizeRw: number; SizeRootFs: number }> {
+    const c = this.store.get(ref);
+    const rw = await treeSize(writableDir((await this.o.images.rootfsMounts(c.Id)) as SnapshotMount[])).catch(() => 0);
+    const image = await this.o.images.inspect(c.Image).catch(() => undefined);
+    return { SizeRw: rw, SizeRootFs: rw + Number((image as { Size?: number } | undefined)?.Size ?? 0) };
   }
 
   /** docker diff: what the container changed in its writable layer. */

@@ -342,6 +342,30 @@ test("prune and system df: stopped containers and unused images go, only when co
   assert.doesNotMatch(ok(["network", "ls", "--format", "{{.Name}}"]), /cli-unused-net/);
 });
 
+test("sizes: ps -s, inspect -s and system df count what a container wrote and what a volume holds, as the docker CLI shows them", async () => {
+  ok(["volume", "create", "cli-sized"]);
+  ok(["run", "-d", "--name", "cli-sized", "-v", "cli-sized:/data", "busybox", "sh", "-c", "dd if=/dev/zero of=/big bs=1k count=300 && dd if=/dev/zero of=/data/f bs=1k count=50 && sleep 100"]);
+  try {
+    await until("the writes", () => ok(["exec", "cli-sized", "ls", "/data"]).includes("f"));
+    const [rw, rootfs] = ok(["inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", "cli-sized"]).trim().split(" ").map(Number);
+    assert.equal(rw, 307_200);
+    assert.ok(rootfs! > rw!, `SizeRootFs ${rootfs} counts the image too`);
+    assert.equal(ok(["inspect", "-f", "{{.SizeRw}}", "cli-sized"]).trim(), "<no value>", "sizes only when asked (-s)");
+    const ps = ok(["ps", "-s", "--filter", "name=cli-sized"]);
+    assert.match(ps.split("\n")[0]!, /\sNAMES\s+SIZE$/);
+    assert.match(ps, /cli-sized\s+307kB \(virtual [\d.]+MB\)$/m);
+    assert.equal(ok(["ps", "-s", "--filter", "name=cli-sized", "--format", "{{.Size}}"]), d.docker(["ps", "-s", "--filter", "name=cli-sized", "--format", "{{.Size}}"]).stdout);
+    const rows = (out: string): string[] => out.trim().split("\n").map((l) => l.trim().split(/\s{2,}/).join("|"));
+    const df = rows(ok(["system", "df"]));
+    assert.deepEqual(df, rows(d.docker(["system", "df"]).stdout), "berth and the docker CLI print the same table");
+    assert.match(df.find((l) => l.startsWith("Local Volumes"))!, /^Local Volumes\|\d+\|\d+\|[\d.]+kB\|/);
+    assert.match(df.find((l) => l.startsWith("Containers"))!, /^Containers\|\d+\|\d+\|[\d.]+kB\|/);
+  } finally {
+    ok(["rm", "-f", "cli-sized"]);
+    ok(["volume", "rm", "cli-sized"]);
+  }
+});
+
 test("events: a run's lifecycle, filtered and formatted", () => {
   const since = String(Math.floor(Date.now() / 1000) - 1);
   assert.equal(berth(["run", "--rm", "--name", "cli-evt", "busybox", "sh", "-c", "exit 2"]).status, 2);
