@@ -101,11 +101,12 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
   r.add("POST", "/containers/{id}/wait", async (c) => {
     const cond = (c.query.get("condition") ?? "not-running") as "not-running" | "next-exit" | "removed";
     if (!["not-running", "next-exit", "removed"].includes(cond)) throw new InvalidArgument(`invalid condition: "${cond}"`);
+    const id = runner.store.get(c.params.id!).Id; // a missing container is a 404, before the 200 goes out
     const ac = new AbortController();
     c.req.socket.once("close", () => ac.abort());
     // Headers go out now, the body when the container stops (docker's clients expect that).
     c.res!.writeHead(200, { "Content-Type": "application/json" }).flushHeaders();
-    const out = await runner.wait(c.params.id!, cond, ac.signal).catch(() => undefined);
+    const out = await runner.wait(id, cond, ac.signal).catch(() => undefined);
     if (out) c.res!.end(JSON.stringify({ StatusCode: out.StatusCode, Error: out.Error ?? null }));
     return new Status(0);
   });

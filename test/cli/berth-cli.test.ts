@@ -385,4 +385,10 @@ test("unknown commands and missing arguments: one line, non-zero", () => {
   assert.match(b.stderr, /"berth logs" requires exactly 1 argument/);
   const c = berth(["-H", "tcp://1.2.3.4:2375", "ps"]);
   assert.notEqual(c.status, 0);
+  // Containers that are not there: docker's one line and status 1 (wait answered 200 with no body).
+  for (const cmd of [["wait"], ["logs"], ["stop"], ["top"], ["port"], ["pause"], ["rename"]]) {
+    const r = berth([...cmd, "cli-nosuch", ...(cmd[0] === "rename" ? ["x"] : [])]);
+    assert.equal(r.status, 1, `${cmd[0]}: ${r.stderr}`);
+    assert.equal(r.stderr, "Error response from daemon: No such container: cli-nosuch\n", cmd[0]);
+  }
 });
