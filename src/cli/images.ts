@@ -86,12 +86,19 @@ const images: Cmd = async (c, argv) => {
     const tags: string[] = im.RepoTags?.length ? im.RepoTags : ["<none>:<none>"];
     for (const t of tags) {
       const i = t.lastIndexOf(":");
-      const r = { Repository: t.slice(0, i), Tag: t.slice(i + 1), ID: bool(p, "no-trunc") ? im.Id : im.Id.replace(/^sha256:/, "").slice(0, 12), CreatedSince: ago(im.Created), CreatedAt: new Date(im.Created * 1000).toString(), Size: humanSize(im.Size ?? 0), Digest: "<none>" };
+      const repo = t.slice(0, i);
+      // The digest this repository knows the image by (a pull or push), as docker's DIGEST column.
+      const digest = (im.RepoDigests as string[] | undefined ?? []).find((d) => d.slice(0, d.lastIndexOf("@")) === repo);
+      const r = { Repository: repo, Tag: t.slice(i + 1), ID: bool(p, "no-trunc") ? im.Id : im.Id.replace(/^sha256:/, "").slice(0, 12), CreatedSince: ago(im.Created), CreatedAt: new Date(im.Created * 1000).toString(), Size: humanSize(im.Size ?? 0), Digest: digest ? digest.slice(digest.lastIndexOf("@") + 1) : "<none>" };
       rows.push(r);
     }
   }
   if (bool(p, "quiet")) { for (const id of new Set(rows.map((r) => r.ID))) process.stdout.write(`${id}\n`); return; }
-  printRows(rows, str(p, "format"), { header: ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], cells: (r) => [r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size].map(String) });
+  const digests = bool(p, "digests");
+  printRows(rows, str(p, "format"), {
+    header: ["REPOSITORY", "TAG", ...(digests ? ["DIGEST"] : []), "IMAGE ID", "CREATED", "SIZE"],
+    cells: (r) => [r.Repository, r.Tag, ...(digests ? [r.Digest] : []), r.ID, r.CreatedSince, r.Size].map(String),
+  });
 };
 
 const pull: Cmd = async (c, argv) => {

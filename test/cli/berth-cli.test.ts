@@ -169,6 +169,10 @@ test("push to a registry on 127.0.0.1, then run pulls it back", async () => {
     const again = ok(["pull", ref]);
     assert.match(again, new RegExp(`^Digest: ${pushed[1]}$`, "m"));
     assert.match(again, /^Status: Image is up to date for 127\.0\.0\.1:\d+\/test\/busybox:1$/m);
+    // images --digests: the digest the registry knows it by, in docker's DIGEST column.
+    const withDigests = ok(["images", "--digests", `127.0.0.1:${port}/test/busybox`]);
+    assert.match(withDigests.split("\n")[0]!, /^REPOSITORY\s+TAG\s+DIGEST\s+IMAGE ID\s+CREATED\s+SIZE$/);
+    assert.match(withDigests, new RegExp(`^127\\.0\\.0\\.1:${port}/test/busybox\\s+1\\s+${pushed[1]}\\s`, "m"));
     ok(["rmi", ref]);
     const run = berth(["run", "--rm", "-m", "32m", ref, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]);
     assert.equal(run.status, 0, run.stderr);
