@@ -32,3 +32,15 @@ test("docker's human units", () => {
   assert.equal(bytesSize(64 * 1024 * 1024), "64MiB");
   assert.equal(bytesSize(512), "512B");
 });
+
+test("Go templates: variables in range, assignments, $ for the root, with, maps in key order", () => {
+  const data = { Name: "/web", NetworkSettings: { Networks: { zeta: { IPAddress: "10.0.0.2" }, alpha: { IPAddress: "10.1.0.2" } } }, State: { Status: "running" }, Empty: {}, Ports: ["80/tcp", "443/tcp"] };
+  const r = (f: string): string => template(f).render(data);
+  assert.equal(r("{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}} {{end}}"), "alpha=10.1.0.2 zeta=10.0.0.2 ");
+  assert.equal(r("{{range $v := .NetworkSettings.Networks}}{{$v.IPAddress}},{{end}}"), "10.1.0.2,10.0.0.2,");
+  assert.equal(r("{{range .NetworkSettings.Networks}}{{.IPAddress}} {{$.Name}};{{end}}"), "10.1.0.2 /web;10.0.0.2 /web;");
+  assert.equal(r("{{$n := .Name}}{{with .State}}{{.Status}} {{$n}}{{end}}"), "running /web");
+  assert.equal(r("{{with .Empty}}x{{else}}none{{end}}"), "none");
+  assert.equal(r("{{range $i, $p := .Ports}}{{$i}}:{{$p}} {{end}}"), "0:80/tcp 1:443/tcp ");
+  assert.throws(() => r("{{$nope}}"), /undefined variable "\$nope"/);
+});

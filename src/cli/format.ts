@@ -1,6 +1,7 @@
 /**
  * What docker prints: aligned tables, "2 minutes ago", sizes in SI units, and `--format` with Go
- * template semantics for the common cases — `{{.A.B}}`, `{{json .A}}`, `{{range .A}}…{{end}}`,
+ * template semantics for the common cases — `{{.A.B}}`, `{{json .A}}`, `{{range .A}}…{{end}}`
+ * (maps in key order), `{{range $k, $v := .M}}`, `{{$x := .A}}`, `{{$.A}}`, `{{with .A}}`,
  * `{{if .A}}…{{else}}…{{end}}`, `{{index .M "k"}}`, `{{join .L ","}}`, `{{upper .A}}`,
  * `{{lower .A}}`, `{{.A | json}}`, and the `table` prefix.
  */
@@ -63,7 +64,10 @@ type Node =
   | { t: "text"; v: string }
   | { t: "expr"; v: string }
   | { t: "range"; v: string; body: Node[]; alt: Node[] }
-  | { t: "if"; v: string; body: Node[]; alt: Node[] };
+  | { t: "if" | "with"; v: string; body: Node[]; alt: Node[] };
+
+/** Template variables: `$` (the data given to the template) and those the template declares. */
+type Vars = Map<string, unknown>;
 
 function parseTemplate(src: string): Node[] {
   const tokens: { text?: string; action?: string }[] = [];
@@ -84,13 +88,13 @@ function parseTemplate(src: string): Node[] {
       const a = tok.action!;
       if (a === "end") return { nodes, ended: "end" };
       if (a === "else") return { nodes, ended: "else" };
-      const kw = /^(range|if)\s+(.*)$/.exec(a);
+      const kw = /^(range|if|with)\s+(.*)$/.exec(a);
       if (kw) {
         const body = block(true);
         let alt: Node[] = [];
         if (body.ended === "else") alt = block(true).nodes;
         else if (body.ended === "eof") throw new CliError(`template: unexpected EOF: missing {{end}} for {{${a}}}`);
-        nodes.push({ t: kw[1] as "range" | "if", v: kw[2]!, body: body.nodes, alt });
+        nodes.push({ t: kw[1] as "range" | "if" | "with", v: kw[2]!, body: body.nodes, alt });
         continue;
       }
       nodes.push({ t: "expr", v: a });
@@ -121,8 +125,13 @@ function goString(v: unknown): string {
   return String(v);
 }
 
-function arg(ctx: unknown, a: string): unknown {
+function arg(ctx: unknown, a: string, vars: Vars): unknown {
   if (a.startsWith(".")) return field(ctx, a);
+  const v = /^\$(\w*)((?:\.\w+)*)$/.exec(a);
+  if (v) {
+    if (!vars.has(v[1]!)) throw new CliError(`template: undefined variable "$${v[1]}"`);
+    return v[2] ? field(vars.get(v[1]!), v[2]) : vars.get(v[1]!);
+  }
   if (/^".*"$/.test(a)) return JSON.parse(a);
   if (/^-?\d+(\.\d+)?$/.test(a)) return Number(a);
   throw new CliError(`template: function "${a}" not defined`);
@@ -132,13 +141,13 @@ function splitArgs(s: string): string[] {
   return s.match(/"(?:[^"\\]|\\.)*"|\S+/g) ?? [];
 }
 
-function call(ctx: unknown, expr: string): unknown {
+function call(ctx: unknown, expr: string, vars: Vars): unknown {
   const stages = expr.split("|").map((x) => x.trim());
   let val: unknown;
   stages.forEach((stage, i) => {
     const parts = splitArgs(stage);
     const [fn, ...rest] = parts;
-    const args = rest.map((a) => arg(ctx, a));
+    const args = rest.map((a) => arg(ctx, a, vars));
     if (i > 0) args.push(val);
     switch (fn) {
       case "json": val = JSON.stringify(args[0] ?? null); break;
@@ -152,7 +161,7 @@ function call(ctx: unknown, expr: string): unknown {
       default:
         if (fn === undefined) throw new CliError("template: empty command");
         if (parts.length !== 1 || i > 0) throw new CliError(`template: function "${fn}" not defined`);
-        val = arg(ctx, fn);
+        val = arg(ctx, fn, vars);
     }
   });
   return val;
@@ -164,16 +173,37 @@ function truthy(v: unknown): boolean {
   return !!v;
 }
 
-function render(nodes: Node[], ctx: unknown): string {
+/** `$k, $v := EXPR`, `$v := EXPR` or EXPR: the declared names and the expression. */
+function declaration(v: string): { names: string[]; expr: string } {
+  const m = /^(\$\w+)\s*(?:,\s*(\$\w+)\s*)?:?=\s*(.*)$/s.exec(v);
+  return m ? { names: [m[1]!, m[2]].filter((x): x is string => !!x).map((x) => x.slice(1)), expr: m[3]! } : { names: [], expr: v };
+}
+
+function render(nodes: Node[], ctx: unknown, vars: Vars): string {
   let out = "";
   for (const n of nodes) {
     if (n.t === "text") out += n.v;
-    else if (n.t === "expr") { const v = call(ctx, n.v); out += typeof v === "string" ? v : goString(v); }
-    else if (n.t === "if") out += render(truthy(call(ctx, n.v)) ? n.body : n.alt, ctx);
-    else {
-      const v = call(ctx, n.v);
-      const items = Array.isArray(v) ? v : v && typeof v === "object" ? Object.values(v) : [];
-      out += items.length ? items.map((x) => render(n.body, x)).join("") : render(n.alt, ctx);
+    else if (n.t === "expr") {
+      const d = declaration(n.v);
+      const v = call(ctx, d.expr, vars);
+      if (d.names.length) vars.set(d.names[0]!, v); // {{$x := …}} prints nothing
+      else out += typeof v === "string" ? v : goString(v);
+    } else if (n.t === "if") out += render(truthy(call(ctx, n.v, vars)) ? n.body : n.alt, ctx, new Map(vars));
+    else if (n.t === "with") {
+      const v = call(ctx, n.v, vars);
+      out += truthy(v) ? render(n.body, v, new Map(vars)) : render(n.alt, ctx, new Map(vars));
+    } else {
+      const d = declaration(n.v);
+      const v = call(ctx, d.expr, vars);
+      // Go ranges over a map in key order; $k, $v name the key (or index) and the element.
+      const items: [unknown, unknown][] = Array.isArray(v) ? v.map((x, i) => [i, x])
+        : v && typeof v === "object" ? Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]) : [];
+      out += items.length ? items.map(([k, x]) => {
+        const scope = new Map(vars);
+        if (d.names.length === 1) scope.set(d.names[0]!, x);
+        if (d.names.length === 2) { scope.set(d.names[0]!, k); scope.set(d.names[1]!, x); }
+        return render(n.body, x, scope);
+      }).join("") : render(n.alt, ctx, new Map(vars));
     }
   }
   return out;
@@ -188,7 +218,7 @@ export function template(fmt: string): { table: boolean; header: string[]; rende
     const m = /\{\{\s*\.(\w+)\s*\}\}/.exec(col);
     return m ? m[1]!.replace(/([a-z])([A-Z])/g, "$1 $2").toUpperCase().replace(/^ID$/, "ID") : col.trim();
   }) : [];
-  return { table: isTable, header, render: (ctx) => render(nodes, ctx) };
+  return { table: isTable, header, render: (ctx) => render(nodes, ctx, new Map([["", ctx]])) };
 }
 
 /** Prints rows through --format (a table when it says so) or as the default table. */
