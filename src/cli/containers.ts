@@ -313,6 +313,11 @@ const cp: Cmd = async (c, argv) => {
     return;
   }
   const dest = to!;
+  if (src === "-") {
+    // A tar stream on stdin, extracted into the container's directory (docker cp - CONTAINER:DIR).
+    await c.json("PUT", `/containers/${dest.name}/archive`, { query: { path: dest.path }, raw: process.stdin, headers: { "Content-Type": "application/x-tar" } });
+    return;
+  }
   if (!existsSync(src)) throw new CliError(`lstat ${resolve(src)}: no such file or directory`, 1);
   let dir = dest.path, name = basename(resolve(src));
   try {

@@ -234,6 +234,14 @@ test("cp: files and directories both ways, renamed, and errors", () => {
     assert.match(bad.stderr, /Could not find the file \/nope in container/);
     assert.equal(berth(["cp", join(dir, "nope"), "cli-cp:/"]).status, 1);
     assert.equal(berth(["cp", "a", "b"]).status, 125);
+    // `cp - CONTAINER:DIR`: a tar on stdin, extracted there; what is not a tar is refused in one line.
+    const tarIn = spawnSync("tar", ["-C", dir, "-c", "f.txt"]).stdout;
+    const fromStdin = d.berth(["cp", "-", "cli-cp:/etc"], tarIn);
+    assert.equal(fromStdin.status, 0, fromStdin.stderr);
+    assert.equal(ok(["exec", "cli-cp", "cat", "/etc/f.txt"]), "from host\n");
+    const notTar = berth(["cp", "-", "cli-cp:/etc"], "not a tar\n");
+    assert.equal(notTar.status, 1);
+    assert.match(notTar.stderr, /^Error response from daemon: tar stream truncated[^\n]*\n$/);
   } finally {
     berth(["rm", "-f", "cli-cp"]);
     rmSync(dir, { recursive: true, force: true });
