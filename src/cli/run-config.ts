@@ -179,6 +179,8 @@ export function createBody(p: Parsed): { name?: string; image: string; body: Rec
   const interactive = bool(p, "interactive");
   const detach = bool(p, "detach");
   const entrypoint = n("entrypoint");
+  const restart = restartFlag(p);
+  if (bool(p, "rm") && restart && restart.Name !== "no") throw new CliError("Conflicting options: --restart and --rm");
   const volumes = list(p, "volume");
   const anon = volumes.filter((v) => !v.includes(":"));
   const tmpfs: Record<string, string> = {};
@@ -205,7 +207,7 @@ export function createBody(p: Parsed): { name?: string; image: string; body: Rec
     CapAdd: list(p, "cap-add"), CapDrop: list(p, "cap-drop"), SecurityOpt: list(p, "security-opt").map(seccompFile), VolumesFrom: list(p, "volumes-from"),
     NetworkMode: n("network") ?? "default",
     Init: bool(p, "init") || undefined,
-    RestartPolicy: restartPolicy(n("restart")),
+    RestartPolicy: restart,
     Ulimits: ulimits,
     ShmSize: n("shm-size") !== undefined ? sizeFlag("--shm-size", n("shm-size")!) : undefined,
     ExtraHosts: list(p, "add-host"), Dns: list(p, "dns"), DnsSearch: list(p, "dns-search"), DnsOptions: list(p, "dns-option"),

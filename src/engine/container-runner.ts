@@ -131,6 +131,8 @@ export class ContainerRunner {
     // Validate resources, devices and the log driver now, before anything exists.
     const driver = (host.LogConfig?.Type as string | undefined) || "json-file";
     if (!["json-file", "none"].includes(driver)) throw new InvalidArgument(`logger: no log driver named '${driver}' is registered (berth has json-file and none)`);
+    const restart = (host.RestartPolicy as { Name?: string } | undefined)?.Name;
+    if (host.AutoRemove && restart && restart !== "no") throw new InvalidArgument("can't create 'AutoRemove' container with restart policy");
     const res = resourcesFromHostConfig(host);
     hostDevices(host.Devices);
     warnings.push(...res.warnings);

@@ -40,6 +40,13 @@ test("run: output, the container's exit code, and docker's codes for berth's own
   assert.equal(bad.stderr.trim().split("\n").filter((l) => !l.startsWith("WARNING")).length, 1, "one line");
   assert.match(bad.stderr, /Minimum memory limit allowed is 6MB/);
   assert.equal(berth(["run", "--bogus", "busybox"]).status, 125);
+  // --rm with a restart policy: refused by the CLI, and by the daemon for any client (it restarted forever).
+  const both = berth(["run", "--rm", "--restart", "always", "busybox", "true"]);
+  assert.equal(both.status, 125);
+  assert.equal(both.stderr, "Conflicting options: --restart and --rm\n");
+  const api = spawnSync("curl", ["-s", "--unix-socket", d.host.replace("unix://", ""), "-XPOST", "-H", "Content-Type: application/json", "-w", " %{http_code}",
+    "-d", JSON.stringify({ Image: "busybox", Cmd: ["true"], HostConfig: { AutoRemove: true, RestartPolicy: { Name: "on-failure" } } }), "http://berthd/containers/create"], { encoding: "utf8" });
+  assert.equal(api.stdout, `{"message":"can't create 'AutoRemove' container with restart policy"} 400`);
   assert.equal(ok(["ps", "-aq"]), "");
 });
 
