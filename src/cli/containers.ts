@@ -7,7 +7,7 @@ import { b, bool, filterFlags, l, list, needArgs, parseArgs, s, str, unixTime, t
 import type { Client } from "./client.js";
 import { ApiError, CliError, each, ExitCode } from "./errors.js";
 import { portsLine } from "../network/ports.js";
-import { ago, bytesSize, humanSize, printRows, table, template } from "./format.js";
+import { ago, bytesSize, goTime, humanSize, printRows, table, template } from "./format.js";
 import { createBody, resourceFields, RESOURCE_FLAG_NAMES, restartFlag, RUN_FLAGS } from "./run-config.js";
 import { demux, relay } from "./stdio.js";
 import { pullWithProgress } from "./images.js";
@@ -142,7 +142,7 @@ const ps: Cmd = async (c, argv) => {
     // docker quotes it as Go's strconv.Quote does, after cutting it to 20 characters.
     const command = JSON.stringify(trunc && r.Command.length > 20 ? `${r.Command.slice(0, 19)}…` : r.Command);
     return {
-      ID: trunc ? short(r.Id) : r.Id, Image: r.Image, Command: command, CreatedAt: new Date(r.Created * 1000).toString(),
+      ID: trunc ? short(r.Id) : r.Id, Image: r.Image, Command: command, CreatedAt: goTime(r.Created),
       RunningFor: ago(r.Created), Ports: portsLine(r.Ports ?? []), Status: r.Status, State: r.State, Names: (r.Names ?? []).map((x: string) => x.replace(/^\//, "")).join(","),
       Labels: Object.entries(r.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","), Mounts: (r.Mounts ?? []).map((m: any) => m.Name ?? m.Source).join(","), Networks: Object.keys(r.NetworkSettings?.Networks ?? {}).join(","),
       // docker's SIZE: the writable layer, and with the image under it ("virtual").

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { bytesSize, humanDuration, humanSize, table, template } from "./format.js";
+import { bytesSize, goTime, humanDuration, humanSize, table, template } from "./format.js";
 
 test("Go templates: fields, json, range, if/else, index, join, pipes", () => {
   const ctx = { State: { Pid: 42, Running: true }, Config: { Env: ["A=1", "B=2"], Labels: { k: "v" } }, Mounts: [{ Source: "/a" }, { Source: "/b" }] };
@@ -43,4 +43,11 @@ test("Go templates: variables in range, assignments, $ for the root, with, maps 
   assert.equal(r("{{with .Empty}}x{{else}}none{{end}}"), "none");
   assert.equal(r("{{range $i, $p := .Ports}}{{$i}}:{{$p}} {{end}}"), "0:80/tcp 1:443/tcp ");
   assert.throws(() => r("{{$nope}}"), /undefined variable "\$nope"/);
+  assert.equal(template("json").render({ A: 1, B: [2] }), '{"A":1,"B":[2]}', "--format json is {{json .}}");
+});
+
+test("CreatedAt as Go prints a time", () => {
+  const t = goTime(1_700_000_000);
+  assert.match(t, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \S+$/);
+  if (new Date(0).getTimezoneOffset() === 0 && Intl.DateTimeFormat().resolvedOptions().timeZone === "UTC") assert.equal(t, "2023-11-14 22:13:20 +0000 UTC");
 });

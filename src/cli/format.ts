@@ -3,7 +3,7 @@
  * template semantics for the common cases — `{{.A.B}}`, `{{json .A}}`, `{{range .A}}…{{end}}`
  * (maps in key order), `{{range $k, $v := .M}}`, `{{$x := .A}}`, `{{$.A}}`, `{{with .A}}`,
  * `{{if .A}}…{{else}}…{{end}}`, `{{index .M "k"}}`, `{{join .L ","}}`, `{{upper .A}}`,
- * `{{lower .A}}`, `{{.A | json}}`, and the `table` prefix.
+ * `{{lower .A}}`, `{{.A | json}}`, the `table` prefix, and `json` alone for `{{json .}}`.
  */
 import { CliError } from "./errors.js";
 
@@ -28,6 +28,15 @@ export function humanDuration(ms: number): string {
 export function ago(dateOrSeconds: string | number): string {
   const t = typeof dateOrSeconds === "number" ? dateOrSeconds * 1000 : Date.parse(dateOrSeconds);
   return `${humanDuration(Date.now() - t)} ago`;
+}
+
+/** A time as Go's time.Time String() prints it, in local time ("2026-12-02 10:53:58 +0000 UTC"): docker's CreatedAt. */
+export function goTime(seconds: number): string {
+  const d = new Date(seconds * 1000);
+  const p = (n: number): string => String(n).padStart(2, "0");
+  const off = -d.getTimezoneOffset();
+  const zone = new Intl.DateTimeFormat("en-US", { timeZoneName: "short" }).formatToParts(d).find((x) => x.type === "timeZoneName")?.value ?? "";
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${off < 0 ? "-" : "+"}${p(Math.floor(Math.abs(off) / 60))}${p(Math.abs(off) % 60)} ${zone}`;
 }
 
 /**
@@ -211,6 +220,7 @@ function render(nodes: Node[], ctx: unknown, vars: Vars): string {
 
 /** Compiles a --format; `table …` prints a header row made from the field names. */
 export function template(fmt: string): { table: boolean; header: string[]; render: (ctx: unknown) => string } {
+  if (fmt.trim() === "json") fmt = "{{json .}}"; // docker's --format json: each item as one JSON line
   const isTable = fmt.startsWith("table");
   const body = (isTable ? fmt.slice(5).trim() : fmt).replace(/\\t/g, "\t").replace(/\\n/g, "\n");
   const nodes = parseTemplate(body);

@@ -4,7 +4,7 @@ import type { Response } from "./http1.js";
 import { b, bool, filterFlags, needArgs, parseArgs, s, str, l, list } from "./args.js";
 import { jsonLines, type Client } from "./client.js";
 import { CliError, ExitCode } from "./errors.js";
-import { ago, humanSize, printRows } from "./format.js";
+import { ago, goTime, humanSize, printRows } from "./format.js";
 
 type Cmd = (c: Client, argv: string[]) => Promise<void>;
 
@@ -89,7 +89,7 @@ const images: Cmd = async (c, argv) => {
       const repo = t.slice(0, i);
       // The digest this repository knows the image by (a pull or push), as docker's DIGEST column.
       const digest = (im.RepoDigests as string[] | undefined ?? []).find((d) => d.slice(0, d.lastIndexOf("@")) === repo);
-      const r = { Repository: repo, Tag: t.slice(i + 1), ID: bool(p, "no-trunc") ? im.Id : im.Id.replace(/^sha256:/, "").slice(0, 12), CreatedSince: ago(im.Created), CreatedAt: new Date(im.Created * 1000).toString(), Size: humanSize(im.Size ?? 0), Digest: digest ? digest.slice(digest.lastIndexOf("@") + 1) : "<none>" };
+      const r = { Repository: repo, Tag: t.slice(i + 1), ID: bool(p, "no-trunc") ? im.Id : im.Id.replace(/^sha256:/, "").slice(0, 12), CreatedSince: ago(im.Created), CreatedAt: goTime(im.Created), Size: humanSize(im.Size ?? 0), Digest: digest ? digest.slice(digest.lastIndexOf("@") + 1) : "<none>" };
       rows.push(r);
     }
   }
