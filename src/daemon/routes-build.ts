@@ -10,6 +10,7 @@ import type { Builder } from "../build/builder.js";
 import type { EngineImages } from "../engine/images.js";
 import type { EventBus } from "../engine/events.js";
 import { InvalidArgument } from "../errdefs.js";
+import { parseReference } from "../image/index.js";
 import { applyLayer } from "../snapshot/index.js";
 import { flag, Status, type Router } from "./http.js";
 
@@ -59,6 +60,8 @@ export function buildRoutes(r: Router, d: BuildDeps): void {
       networkMode: q.get("networkmode") || undefined, quiet: flag(q, "q"),
     };
     if (q.get("remote")) throw new InvalidArgument("building from a remote context is not supported: send the context as the request body");
+    for (const t of opts.tags) parseReference(t); // a bad -t is refused before the build, not after it
+
     const dir = await mkdtemp(join(d.dataRoot, "build", "context-"));
     const res = c.res!;
     const send = (o: unknown): void => { if (!res.writableEnded) res.write(`${JSON.stringify(o)}\n`); };

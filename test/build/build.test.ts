@@ -334,6 +334,11 @@ test("bad input: a clear error naming the line, exit 1, and no container or imag
   assert.equal(garbage.status, 1);
   assert.match(garbage.stderr, /^Error response from daemon: tar header/);
   assert.equal(garbage.stderr.trim().split("\n").length, 1, garbage.stderr);
+  // A bad -t is refused before any step runs (it used to fail only after the whole build).
+  const badTag = d.berth(["build", "-t", "Not Valid", context("bad", { Dockerfile: "FROM busybox\nRUN echo should-not-run" })]);
+  assert.equal(badTag.status, 1);
+  assert.equal(badTag.stdout, "");
+  assert.match(badTag.stderr, /^Error response from daemon: invalid reference format: "Not Valid"[^\n]*\n$/);
   assert.equal(berth("ps", "-aq"), "");
   assert.equal(berth("images", "-aq"), images);
 });
