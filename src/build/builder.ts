@@ -7,6 +7,7 @@
  * with its arguments expanded, and for COPY/ADD a checksum of what is copied), so a rebuild of an
  * unchanged context reuses every step.
  */
+import { parseGoDuration } from "../go-duration.js";
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { lchown, lstat, mkdir, readdir, readlink, stat } from "node:fs/promises";
@@ -557,8 +558,6 @@ function argDecl(ins: Instruction, env: Record<string, string>): [string, string
   });
 }
 
-const DURATION: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-
 function healthcheck(ins: Instruction): Record<string, unknown> {
   const rest = ins.args.trim();
   if (/^NONE$/i.test(rest)) return { Test: ["NONE"] };
@@ -572,9 +571,9 @@ function healthcheck(ins: Instruction): Record<string, unknown> {
   const dur = (name: string): number | undefined => {
     const v = ins.flags[name];
     if (v === undefined) return undefined;
-    const d = /^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$/.exec(v);
-    if (!d) throw new InvalidArgument(`HEALTHCHECK --${name}: invalid duration ${v}`);
-    return Number(d[1]) * DURATION[d[2]!]!;
+    const ms = parseGoDuration(v);
+    if (ms === undefined) throw new InvalidArgument(`HEALTHCHECK --${name}: invalid duration ${v}`);
+    return Math.round(ms * 1e6);
   };
   const out: Record<string, unknown> = { Test: test };
   for (const [flag, field] of [["interval", "Interval"], ["timeout", "Timeout"], ["start-period", "StartPeriod"], ["start-interval", "StartInterval"]] as const) {

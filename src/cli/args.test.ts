@@ -25,7 +25,7 @@ test("-- ends the flags; --flag=false; unknown and value-less flags are errors",
 });
 
 test("run flags become docker's create body", () => {
-  const p = parseArgs("run", ["--rm", "-m", "64m", "--memory-swap", "-1", "--cpus", "1.5", "-c", "512", "--pids-limit", "10", "-v", "/h:/c:ro", "-v", "/anon", "--restart", "on-failure:3", "--ulimit", "nofile=10:20", "-l", "a=b", "busybox", "echo", "hi"], RUN_FLAGS, { stopAtPositional: true });
+  const p = parseArgs("run", ["-m", "64m", "--memory-swap", "-1", "--cpus", "1.5", "-c", "512", "--pids-limit", "10", "-v", "/h:/c:ro", "-v", "/anon", "--restart", "on-failure:3", "--ulimit", "nofile=10:20", "-l", "a=b", "--health-cmd", "curl -f localhost", "--health-interval", "1m30s", "--health-retries", "2", "busybox", "echo", "hi"], RUN_FLAGS, { stopAtPositional: true });
   const { image, body } = createBody(p);
   const hc = body.HostConfig as Record<string, any>;
   assert.equal(image, "busybox");
@@ -40,7 +40,10 @@ test("run flags become docker's create body", () => {
   assert.deepEqual(hc.RestartPolicy, { Name: "on-failure", MaximumRetryCount: 3 });
   assert.deepEqual(hc.Ulimits, [{ Name: "nofile", Soft: 10, Hard: 20 }]);
   assert.deepEqual(body.Labels, { a: "b" });
-  assert.equal(hc.AutoRemove, true);
+  assert.deepEqual(body.Healthcheck, { Test: ["CMD-SHELL", "curl -f localhost"], Interval: 90e9, Timeout: undefined, StartPeriod: undefined, StartInterval: undefined, Retries: 2 });
+  const rm = createBody(parseArgs("run", ["--rm", "--no-healthcheck", "busybox"], RUN_FLAGS, { stopAtPositional: true })).body;
+  assert.equal((rm.HostConfig as Record<string, unknown>).AutoRemove, true);
+  assert.deepEqual(rm.Healthcheck, { Test: ["NONE"] });
 });
 
 test("bad values are refused before anything reaches the daemon", () => {
@@ -51,6 +54,10 @@ test("bad values are refused before anything reaches the daemon", () => {
   assert.throws(bad("--pids-limit", "ten"), /invalid argument "ten" for "--pids-limit"/);
   assert.throws(bad("--restart", "sometimes"), /invalid restart policy/);
   assert.throws(bad("--ulimit", "nofile"), /invalid ulimit argument/);
+  assert.throws(bad("--health-interval", "often"), /invalid argument "often" for "--health-interval" flag: time: invalid duration "often"/);
+  assert.throws(bad("--health-retries", "x"), /invalid argument "x" for "--health-retries"/);
+  assert.throws(bad("--no-healthcheck", "--health-cmd", "true"), /--no-healthcheck conflicts with --health-\* options/);
+  assert.throws(bad("--rm", "--restart", "always"), /Conflicting options: --restart and --rm/);
 });
 
 test("--since/--until: Go durations are that long ago; unix seconds and dates pass; other text is refused", () => {

@@ -4,6 +4,7 @@
  * (run, create, exec) the first positional argument ends the flags too.
  */
 import { CliError } from "./errors.js";
+import { parseGoDuration } from "../go-duration.js";
 
 export type FlagKind = "bool" | "string" | "list";
 
@@ -94,21 +95,8 @@ export function needArgs(cmd: string, p: Parsed, min: number, max = Infinity): v
   throw new CliError(`"berth ${cmd}" requires ${what}.\nSee 'berth ${cmd} --help'.`);
 }
 
-const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 /** A Go duration ("10m", "1h30m", "0.5s", "300ms") in milliseconds, or undefined if `v` is not one. */
-export function goDuration(v: string): number | undefined {
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
-  let ms = 0, at = 0;
-  while (at < v.length) {
-    re.lastIndex = at;
-    const m = re.exec(v);
-    if (!m) return undefined;
-    ms += Number(m[1]) * DURATION_UNITS[m[2]!]!;
-    at = re.lastIndex;
-  }
-  return at > 0 ? ms : undefined;
-}
+export const goDuration = parseGoDuration;
 
 /** docker's time flags (--since, --until): a Go duration ago ("10m", "1h30m", "0.5s"), unix seconds, or a date. */
 export function unixTime(flag: string, v: string | undefined): string | undefined {

@@ -6,7 +6,7 @@
 import { RESOURCE_VIEW_ANNOTATION } from "../runtime/spec.js";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { b, bool, l, list, s, str, type FlagSpec, type Parsed } from "./args.js";
+import { b, bool, goDuration, l, list, s, str, type FlagSpec, type Parsed } from "./args.js";
 import { CliError } from "./errors.js";
 import { parsePublish } from "../network/ports.js";
 
@@ -30,13 +30,40 @@ export const RUN_FLAGS: FlagSpec[] = [
   l("dns-search"), l("dns-option"), l("device"), l("group-add"), s("log-driver"), l("log-opt"), s("cgroup-parent"),
   s("ipc"), s("pid"), s("uts"), s("userns"), s("cgroupns"), l("sysctl"), s("platform"), s("pull"), b("quiet", "q"), b("sig-proxy"),
   l("attach", "a"), s("cidfile"), b("oom-kill-disable"), s("oom-score-adj"), l("network-alias"), s("ip"),
-  l("annotation"), b("resource-view"), s("mac-address"), l("volumes-from"),
+  l("annotation"), b("resource-view"), s("mac-address"), l("volumes-from"), l("label-file"),
+  s("health-cmd"), s("health-interval"), s("health-timeout"), s("health-start-period"), s("health-start-interval"), s("health-retries"), b("no-healthcheck"),
   // resources (#3)
   s("memory", "m"), s("memory-swap"), s("memory-reservation"), s("memory-swappiness"), s("kernel-memory"),
   s("cpus"), s("cpu-shares", "c"), s("cpu-period"), s("cpu-quota"), s("cpu-rt-period"), s("cpu-rt-runtime"),
   s("cpuset-cpus"), s("cpuset-mems"), s("pids-limit"), s("blkio-weight"), l("blkio-weight-device"),
   l("device-read-bps"), l("device-write-bps"), l("device-read-iops"), l("device-write-iops"),
 ];
+
+/** The health flags as the create body's Healthcheck (durations in ns), or undefined when none is given. */
+export function healthFlags(p: Parsed): Record<string, unknown> | undefined {
+  const given = ["health-cmd", "health-interval", "health-timeout", "health-start-period", "health-start-interval", "health-retries"].filter((f) => str(p, f) !== undefined);
+  if (bool(p, "no-healthcheck")) {
+    if (given.length) throw new CliError("--no-healthcheck conflicts with --health-* options");
+    return { Test: ["NONE"] };
+  }
+  if (!given.length) return undefined;
+  const duration = (f: string): number | undefined => {
+    const v = str(p, f);
+    if (v === undefined) return undefined;
+    const ms = goDuration(v);
+    if (ms === undefined) throw new CliError(`invalid argument "${v}" for "--${f}" flag: time: invalid duration "${v}"`);
+    if (ms !== 0 && ms < 1) throw new CliError(`--${f} cannot be less than 1ms`);
+    return Math.round(ms * 1e6);
+  };
+  const retries = str(p, "health-retries");
+  if (retries !== undefined && !/^\d+$/.test(retries)) throw new CliError(`invalid argument "${retries}" for "--health-retries" flag: strconv.ParseInt: parsing "${retries}": invalid syntax`);
+  const cmd = str(p, "health-cmd");
+  return {
+    ...(cmd !== undefined ? { Test: ["CMD-SHELL", cmd] } : {}),
+    Interval: duration("health-interval"), Timeout: duration("health-timeout"), StartPeriod: duration("health-start-period"),
+    StartInterval: duration("health-start-interval"), Retries: retries !== undefined ? Number(retries) : undefined,
+  };
+}
 
 const UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
 
@@ -86,19 +113,24 @@ function keyValues(flag: string, items: string[]): Record<string, string> {
   return out;
 }
 
+/** The lines of --env-file / --label-file files: blank lines and # comments left out. */
+function fileLines(files: string[]): string[] {
+  const out: string[] = [];
+  for (const f of files) {
+    let text: string;
+    try { text = readFileSync(f, "utf8"); } catch (e) { throw new CliError(`open ${f}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`); }
+    for (const line of text.split("\n")) { const t = line.trim(); if (t && !t.startsWith("#")) out.push(t); }
+  }
+  return out;
+}
+
 /** --env-file lines and -e: `K=V`, or `K` alone taking the value from our environment. */
 export function envList(p: Parsed): string[] {
   const out: string[] = [];
-  const add = (e: string): void => {
+  for (const e of [...fileLines(list(p, "env-file")), ...list(p, "env")]) {
     if (e.includes("=")) out.push(e);
     else if (process.env[e] !== undefined) out.push(`${e}=${process.env[e]}`);
-  };
-  for (const f of list(p, "env-file")) {
-    let text: string;
-    try { text = readFileSync(f, "utf8"); } catch (e) { throw new CliError(`open ${f}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message}`); }
-    for (const line of text.split("\n")) { const t = line.trim(); if (t && !t.startsWith("#")) add(t); }
   }
-  for (const e of list(p, "env")) add(e);
   return out;
 }
 
@@ -232,7 +264,7 @@ export function createBody(p: Parsed): { name?: string; image: string; body: Rec
     User: n("user") ?? "",
     Hostname: n("hostname") ?? "",
     Domainname: n("domainname") ?? "",
-    Labels: keyValues("--label", list(p, "label").map((x) => (x.includes("=") ? x : `${x}=`))),
+    Labels: keyValues("--label", [...fileLines(list(p, "label-file")), ...list(p, "label")].map((x) => (x.includes("=") ? x : `${x}=`))),
     Tty: tty,
     OpenStdin: interactive,
     StdinOnce: interactive && !detach,
@@ -240,6 +272,7 @@ export function createBody(p: Parsed): { name?: string; image: string; body: Rec
     AttachStdout: attachAll,
     AttachStderr: attachAll,
     StopSignal: n("stop-signal"),
+    Healthcheck: healthFlags(p),
     StopTimeout: n("stop-timeout") !== undefined ? intFlag("--stop-timeout", n("stop-timeout")!) : undefined,
     Volumes: anon.length ? Object.fromEntries(anon.map((v) => [v, {}])) : undefined,
     ExposedPorts: exposed(list(p, "expose"), published.exposed),

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { ContainerRunner } from "../engine/container-runner.js";
 import { EventBus } from "../engine/events.js";
 import { ExecManager } from "../engine/exec.js";
+import { HealthMonitor } from "../engine/health.js";
 import { EngineImages } from "../engine/images.js";
 import { VolumeStore } from "../engine/volumes.js";
 import { detectCgroupManager } from "../runtime/cgroups/index.js";
@@ -45,7 +46,9 @@ export async function runDaemon(argv: string[]): Promise<void> {
   await network.init();
   const runner = new ContainerRunner({ dataRoot: o.dataRoot, execRoot: o.execRoot, runtime, images, volumes, events, initPath, network, log });
   const exec = new ExecManager(runner, runtime);
+  const health = new HealthMonitor({ runner, exec, events, log });
   await runner.recover();
+  health.resume();
   const router = new Router();
   const builder = new Builder({ runner, images, dataRoot: o.dataRoot });
   systemRoutes(router, { runner, images, volumes, events, cgroups, dataRoot: o.dataRoot, buildCache: () => builder.cachedImages() });
@@ -57,6 +60,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   log("info", `berthd listening on unix://${o.socket} (data ${o.dataRoot}, exec ${o.execRoot}, cgroups ${cgroups.mode})`);
   const stop = (): void => {
     log("info", "berthd stopping; containers keep running");
+    health.close();
     server.close();
     server.closeAllConnections();
     rmSync(o.pidfile, { force: true });

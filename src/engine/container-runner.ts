@@ -29,6 +29,7 @@ import { lookupUser } from "./user-lookup.js";
 import { controlCommand } from "./exec.js";
 import { connectSocket, connectUnix } from "../unix-socket.js";
 import { treeSize } from "../fsutil.js";
+import { mergeHealthcheck } from "./health.js";
 import type { VolumeStore } from "./volumes.js";
 import type { MountMap } from "./archive.js";
 import type { Mount } from "../runtime/spec.js";
@@ -131,6 +132,7 @@ export class ContainerRunner {
     // Validate resources, devices and the log driver now, before anything exists.
     const driver = (host.LogConfig?.Type as string | undefined) || "json-file";
     if (!["json-file", "none"].includes(driver)) throw new InvalidArgument(`logger: no log driver named '${driver}' is registered (berth has json-file and none)`);
+    const healthcheck = mergeHealthcheck(config.Healthcheck, imgCfg.Healthcheck);
     const restart = (host.RestartPolicy as { Name?: string } | undefined)?.Name;
     if (host.AutoRemove && restart && restart !== "no") throw new InvalidArgument("can't create 'AutoRemove' container with restart policy");
     const res = resourcesFromHostConfig(host);
@@ -152,6 +154,7 @@ export class ContainerRunner {
         WorkingDir: config.WorkingDir ?? "", Entrypoint: config.Entrypoint ?? imgCfg.Entrypoint ?? null, OnBuild: null,
         Labels: { ...(imgCfg.Labels ?? {}), ...(config.Labels ?? {}) }, StopSignal: config.StopSignal ?? imgCfg.StopSignal,
         ...(config.StopTimeout !== undefined ? { StopTimeout: config.StopTimeout } : {}),
+        ...(healthcheck ? { Healthcheck: healthcheck } : {}),
       };
       const rec: ContainerRecord = {
         version: 1, Id: id, Name: cname, Created: new Date().toISOString(), Path: args[0]!, Args: args.slice(1),

@@ -4,6 +4,7 @@
  * next berthd can load. The record holds docker's Config and HostConfig as the client sent them,
  * plus the state docker's inspect shows.
  */
+import type { HealthState } from "./health.js";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -24,6 +25,8 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** Set while a container with a health check runs (and kept after it stops), see health.ts. */
+  Health?: HealthState;
 }
 
 export interface MountPoint {

@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import type { SandboxRecord } from "../network/manager.js";
 import type { ContainerRecord } from "./container-store.js";
+import { healthSuffix } from "./health.js";
 
 function ago(iso: string): string {
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
@@ -18,10 +19,10 @@ function ago(iso: string): string {
   return `${Math.round(d / 365)} years`;
 }
 
-/** "Up 3 seconds", "Up 2 minutes (Paused)", "Exited (0) 5 seconds ago", "Created". */
+/** "Up 3 seconds", "Up 1 minute (healthy)", "Up 2 minutes (Paused)", "Exited (0) 5 seconds ago", "Created". */
 export function statusLine(c: ContainerRecord): string {
   const s = c.State;
-  if (s.Status === "running") return `Up ${ago(s.StartedAt)}`;
+  if (s.Status === "running") return `Up ${ago(s.StartedAt)}${healthSuffix(s.Health)}`;
   if (s.Status === "paused") return `Up ${ago(s.StartedAt)} (Paused)`;
   if (s.Status === "restarting") return `Restarting (${s.ExitCode}) ${ago(s.FinishedAt)} ago`;
   if (s.Status === "exited") return `Exited (${s.ExitCode}) ${ago(s.FinishedAt)} ago`;

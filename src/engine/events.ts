@@ -41,6 +41,12 @@ export class EventBus {
     return e;
   }
 
+  /** Calls `fn` with each new event, synchronously; returns the function that stops it. */
+  on(fn: (e: DockerEvent) => void): () => void {
+    this.emitter.on("event", fn);
+    return () => this.emitter.off("event", fn);
+  }
+
   /** Events since a time (seconds, may be fractional), then live ones until the signal aborts or `until`. */
   async *subscribe(opts: { since?: number; until?: number; signal?: AbortSignal }): AsyncGenerator<DockerEvent> {
     const queue: DockerEvent[] = [];

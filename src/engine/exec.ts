@@ -41,6 +41,9 @@ export interface ExecRecord {
   ExitCode: number | null;
   Pid: number;
   started: boolean;
+  /** Resolves when the process has ended (ExitCode set). */
+  ended: Promise<void>;
+  markEnded: () => void;
 }
 
 export class ExecManager {
@@ -54,8 +57,20 @@ export class ExecManager {
     if (c.State.Paused) throw new Conflict(`container ${c.Id} is paused, unpause the container before exec`);
     if (!Array.isArray(cfg.Cmd) || cfg.Cmd.length === 0) throw new InvalidArgument("No exec command specified");
     const id = randomBytes(32).toString("hex");
-    this.execs.set(id, { ID: id, ContainerID: c.Id, Config: cfg, Running: false, ExitCode: null, Pid: 0, started: false });
+    let markEnded!: () => void;
+    const ended = new Promise<void>((r) => { markEnded = r; });
+    this.execs.set(id, { ID: id, ContainerID: c.Id, Config: cfg, Running: false, ExitCode: null, Pid: 0, started: false, ended, markEnded });
     return { Id: id };
+  }
+
+  /** Resolves when the exec's process has ended. */
+  ended(id: string): Promise<void> {
+    return this.get(id).ended;
+  }
+
+  /** Drops an exec's record (one berthd made for itself: a health probe). */
+  forget(id: string): void {
+    this.execs.delete(id);
   }
 
   get(id: string): ExecRecord {
@@ -108,6 +123,7 @@ export class ExecManager {
       e.Running = false;
       void rm(dir, { recursive: true, force: true });
       e.ExitCode = (err instanceof ShimStepError ? err.execStatus : undefined) ?? 126;
+      e.markEnded();
       throw wrap(err, "OCI runtime exec failed");
     });
     e.Running = true;
@@ -127,6 +143,7 @@ export class ExecManager {
         }
       }
       e.Running = false;
+      e.markEnded();
       void rm(dir, { recursive: true, force: true });
     };
     const watch = await connectSocket(join(dir, "control.sock")).catch(() => undefined);

@@ -385,6 +385,53 @@ test("sizes: ps -s, inspect -s and system df count what a container wrote and wh
   }
 });
 
+test("health checks: probes make a container starting, unhealthy, then healthy; a probe past its timeout fails; the image's HEALTHCHECK applies unless --no-healthcheck", async () => {
+  const status = (n: string): string => ok(["ps", "--filter", `name=${n}`, "--format", "{{.Status}}"]).trim();
+  const health = (n: string): { Status: string; FailingStreak: number; Log: { ExitCode: number; Output: string }[] } => JSON.parse(ok(["inspect", "-f", "{{json .State.Health}}", n]));
+  ok(["run", "-d", "--name", "cli-hc", "--health-cmd", "test -f /ok", "--health-interval", "200ms", "--health-retries", "2", "busybox", "sleep", "100"]);
+  try {
+    assert.match(status("cli-hc"), /^Up .*\(health: starting\)$/);
+    await until("unhealthy after 2 failed probes", () => / \(unhealthy\)$/.test(status("cli-hc")));
+    ok(["exec", "cli-hc", "touch", "/ok"]);
+    await until("healthy", () => / \(healthy\)$/.test(status("cli-hc")));
+    const h = health("cli-hc");
+    assert.equal(h.Status, "healthy");
+    assert.equal(h.FailingStreak, 0);
+    assert.ok(h.Log.length >= 3 && h.Log.length <= 5, `${h.Log.length} results kept`);
+    assert.ok(h.Log.some((x) => x.ExitCode === 1));
+    assert.equal(h.Log.at(-1)!.ExitCode, 0);
+    assert.match(d.docker(["ps", "--filter", "name=cli-hc", "--format", "{{.Status}}"]).stdout, / \(healthy\)\n$/);
+    const ev = ok(["events", "--since", "120s", "--until", "0s", "--filter", "container=cli-hc", "--format", "{{.Action}}"]);
+    assert.match(ev, /^health_status: unhealthy$/m);
+    assert.match(ev, /^health_status: healthy$/m);
+    assert.ok(JSON.parse(ok(["inspect", "-f", "{{json .ExecIDs}}", "cli-hc"]) || "[]")?.length <= 1, "probes are not kept as the container's execs");
+  } finally {
+    ok(["rm", "-f", "cli-hc"]);
+  }
+  ok(["run", "-d", "--name", "cli-hc-slow", "--health-cmd", "sleep 5", "--health-timeout", "150ms", "--health-interval", "200ms", "--health-retries", "1", "busybox", "sleep", "100"]);
+  try {
+    await until("unhealthy by timeout", () => / \(unhealthy\)$/.test(status("cli-hc-slow")));
+    const r = health("cli-hc-slow").Log[0]!;
+    assert.deepEqual([r.ExitCode, r.Output], [-1, "Health check exceeded timeout (150ms)"]);
+  } finally {
+    ok(["rm", "-f", "cli-hc-slow"]);
+  }
+  const ctx = mkdtempSync(join(tmpdir(), "berth-cli-hc-"));
+  try {
+    writeFileSync(join(ctx, "Dockerfile"), "FROM busybox\nHEALTHCHECK --interval=200ms --retries=1 CMD [\"true\"]\n");
+    ok(["build", "-q", "-t", "cli-hc-img", ctx]);
+    ok(["run", "-d", "--name", "cli-hc-img", "cli-hc-img", "sleep", "100"]);
+    ok(["run", "-d", "--name", "cli-hc-none", "--no-healthcheck", "cli-hc-img", "sleep", "100"]);
+    await until("the image's check passes", () => / \(healthy\)$/.test(status("cli-hc-img")));
+    assert.doesNotMatch(status("cli-hc-none"), /health/);
+    assert.equal(ok(["inspect", "-f", "{{json .State.Health}}", "cli-hc-none"]).trim(), "null");
+  } finally {
+    berth(["rm", "-f", "cli-hc-img", "cli-hc-none"]);
+    berth(["rmi", "cli-hc-img"]);
+    rmSync(ctx, { recursive: true, force: true });
+  }
+});
+
 test("events: a run's lifecycle, filtered and formatted", () => {
   const since = String(Math.floor(Date.now() / 1000) - 1);
   assert.equal(berth(["run", "--rm", "--name", "cli-evt", "busybox", "sh", "-c", "exit 2"]).status, 2);
