@@ -3,7 +3,6 @@
  * .dockerignore excludes is left out, as docker's CLI does), a Dockerfile from -f (inside or
  * outside the context, or `-f -` from stdin), and docker's progress printed as it streams.
  */
-import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { lstat, readdir, readlink } from "node:fs/promises";
 import { createReadStream } from "node:fs";
@@ -16,6 +15,9 @@ import { DockerIgnore } from "../build/dockerignore.js";
 import { writeTar, type TarWriteEntry } from "../snapshot/tar/writer.js";
 
 type Cmd = (c: Client, argv: string[]) => Promise<void>;
+
+/** A name for a Dockerfile sent inside the context; node:crypto would cost this command ~5 ms to load. */
+const privateName = (): string => `.berth-dockerfile-${process.pid.toString(16)}${Math.random().toString(16).slice(2, 10)}`;
 
 async function* contextEntries(root: string, rel: string, ignore: DockerIgnore, keep: Set<string>): AsyncGenerator<TarWriteEntry> {
   for (const name of (await readdir(rel ? `${root}/${rel}` : root)).sort()) {
@@ -67,7 +69,7 @@ export const build: Cmd = async (c, argv) => {
     const keep = new Set<string>([".dockerignore"]);
     if (dockerfile === "-") {
       const text = await new Promise<Buffer>((res) => { const parts: Buffer[] = []; process.stdin.on("data", (d: Buffer) => parts.push(d)); process.stdin.on("end", () => res(Buffer.concat(parts))); });
-      dockerfile = `.berth-dockerfile-${randomBytes(6).toString("hex")}`;
+      dockerfile = privateName();
       extra.push({ header: { name: dockerfile, type: "file", mode: 0o644, size: text.length, mtime: { sec: Math.floor(Date.now() / 1000), nsec: 0 } }, body: [text] });
     } else {
       const df = resolve(dockerfile ?? `${root}/Dockerfile`);
@@ -76,7 +78,7 @@ export const build: Cmd = async (c, argv) => {
       if (rel.startsWith("..")) {
         // A Dockerfile outside the context travels in it under a private name, as docker's CLI does.
         const text = readFileSync(df);
-        dockerfile = `.berth-dockerfile-${randomBytes(6).toString("hex")}`;
+        dockerfile = privateName();
         extra.push({ header: { name: dockerfile, type: "file", mode: 0o644, size: text.length, mtime: { sec: Math.floor(Date.now() / 1000), nsec: 0 } }, body: [text] });
       } else {
         dockerfile = rel;

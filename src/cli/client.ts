@@ -3,7 +3,6 @@
  * stats), and hijacked connections for attach and exec. When the default socket is absent and
  * we may start the daemon, it is started detached (log under its run dir) and awaited.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync } from "node:fs";
 import type { Socket } from "node:net";
 import { send, type Headers, type Response } from "./http1.js";
@@ -56,6 +55,7 @@ export class Client {
     const main = fileURLToPath(new URL("../daemon/main.js", import.meta.url));
     const env = { ...process.env };
     if (env.BERTH_NODE_EXTRA_CA_CERTS) env.NODE_EXTRA_CA_CERTS = env.BERTH_NODE_EXTRA_CA_CERTS;
+    const { spawn } = await import("node:child_process"); // only here: most commands never need it
     const child = spawn(process.execPath, [main, "-H", `unix://${this.socket}`], { detached: true, stdio: ["ignore", log, log], env });
     child.unref();
     for (let i = 0; i < 100; i++) {

@@ -1,5 +1,5 @@
 /** Container commands: run, create, start, stop, restart, kill, rm, ps, logs, exec, attach, inspect, top, stats, pause, unpause, wait, rename. */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, statSync } from "node:fs";
 import type { Response } from "./http1.js";
 import { basename, dirname, posix, resolve } from "node:path";
@@ -281,7 +281,8 @@ function containerRef(arg: string): { name: string; path: string } | undefined {
   return { name: arg.slice(0, i), path: arg.slice(i + 1) || "/" };
 }
 
-function tarProcess(args: string[], stdio: ("pipe" | "inherit")[]): ChildProcess {
+async function tarProcess(args: string[], stdio: ("pipe" | "inherit")[]): Promise<ChildProcess> {
+  const { spawn } = await import("node:child_process"); // loaded by cp only, not by every container command
   return spawn("tar", args, { stdio: stdio as ("pipe" | "inherit")[] });
 }
 
@@ -307,7 +308,7 @@ const cp: Cmd = async (c, argv) => {
     if (!existsSync(target)) throw new CliError(`no such directory: ${target}`, 1);
     const args = ["-x", "-C", target, "--no-same-owner"];
     if (rename && rename !== top) args.push(`--transform=s,^${top.replace(/[,\\.*[\]^$]/g, "\\$&")},${rename.replace(/[,&\\]/g, "\\$&")},`);
-    const t = tarProcess(args, ["pipe", "inherit", "inherit"]);
+    const t = await tarProcess(args, ["pipe", "inherit", "inherit"]);
     res.pipe(t.stdin!);
     await finished(t, "cp");
     return;
@@ -335,7 +336,7 @@ const cp: Cmd = async (c, argv) => {
   const args = ["-c", "-C", dirname(resolve(src))];
   if (name !== srcBase) args.push(`--transform=s,^${srcBase.replace(/[,\\.*[\]^$]/g, "\\$&")},${name.replace(/[,&\\]/g, "\\$&")},`);
   args.push(srcBase);
-  const t = tarProcess(args, ["inherit", "pipe", "inherit"]);
+  const t = await tarProcess(args, ["inherit", "pipe", "inherit"]);
   const put = c.json("PUT", `/containers/${dest.name}/archive`, { query: { path: dir }, raw: t.stdout!, headers: { "Content-Type": "application/x-tar" } });
   await Promise.all([put, finished(t, "cp")]);
 };
