@@ -1,6 +1,6 @@
 /** Container commands: run, create, start, stop, restart, kill, rm, ps, logs, exec, attach, inspect, top, stats, pause, unpause, wait, rename. */
 import type { ChildProcess } from "node:child_process";
-import { createWriteStream, existsSync, statSync } from "node:fs";
+import { createWriteStream, existsSync, statSync, writeFileSync } from "node:fs";
 import type { Response } from "./http1.js";
 import { basename, dirname, posix, resolve } from "node:path";
 import { b, bool, filterFlags, l, list, needArgs, parseArgs, s, str, unixTime, type Parsed } from "./args.js";
@@ -22,6 +22,9 @@ const short = (id: string): string => id.replace(/^sha256:/, "").slice(0, 12);
 async function createContainer(c: Client, p: Parsed, cmd: "run" | "create"): Promise<{ id: string; body: Record<string, any> }> {
   const code = cmd === "run" ? 125 : 1; // docker's exit codes for a refused run / create
   const { name, image, body } = createBody(p);
+  // --cidfile: refused up front if the file is there (another container may own it), written once created.
+  const cidfile = str(p, "cidfile");
+  if (cidfile && existsSync(cidfile)) throw new CliError(`Container ID file found, make sure the other container isn't running or delete ${cidfile}`, code);
   const doCreate = (): Promise<{ Id: string; Warnings?: string[] }> => c.json("POST", "/containers/create", { query: { name }, body });
   let r: { Id: string; Warnings?: string[] };
   try {
@@ -33,6 +36,9 @@ async function createContainer(c: Client, p: Parsed, cmd: "run" | "create"): Pro
     r = await doCreate().catch((err) => { throw withCode(err, code); });
   }
   for (const w of r.Warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);
+  if (cidfile) {
+    try { writeFileSync(cidfile, r.Id, { flag: "wx" }); } catch (e) { throw new CliError(`failed to write the container ID to the file: ${(e as Error).message}`, code); }
+  }
   return { id: r.Id, body };
 }
 
@@ -209,8 +215,12 @@ const inspect: Cmd = async (c, argv) => {
   await each(p.args, async (n) => {
     const type = str(p, "type");
     let obj: unknown;
-    if (type !== "image") obj = await c.json("GET", `/containers/${n}/json`, { query: { size: bool(p, "size") ? 1 : undefined } }).catch((e) => { if (type === "container" || !(e instanceof ApiError) || e.status !== 404) throw e; return undefined; });
-    if (obj === undefined && type !== "container") obj = await c.json("GET", `/images/${n}/json`).catch((e) => { if (e instanceof ApiError && e.status === 404) throw new CliError(`Error: No such object: ${n}`, 1); throw e; });
+    if (type !== "image") obj = await c.json("GET", `/containers/${n}/json`, { query: { size: bool(p, "size") ? 1 : undefined } }).catch((e) => {
+      if (!(e instanceof ApiError) || e.status !== 404) throw e;
+      if (type === "container") throw new CliError(`Error: No such container: ${n}`, 1);
+      return undefined;
+    });
+    if (obj === undefined && type !== "container") obj = await c.json("GET", `/images/${n}/json`).catch((e) => { if (e instanceof ApiError && e.status === 404) throw new CliError(`Error: No such ${type === "image" ? "image" : "object"}: ${n}`, 1); throw e; });
     if (fmt) process.stdout.write(`${template(fmt).render(obj)}\n`);
     else out.push(obj);
   }, false).finally(() => { if (!fmt) process.stdout.write(`${JSON.stringify(out, null, 4)}\n`); });

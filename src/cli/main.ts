@@ -246,8 +246,9 @@ export async function main(argv: string[]): Promise<number> {
     const sub = rest[0] ?? "";
     const target = FORMS[cmd]![sub] ?? (cmd === "container" || cmd === "image" ? sub : undefined);
     if (!target) throw new CliError(`berth ${cmd}: unknown command "${sub}"\nSee 'berth --help'.`);
+    // `image inspect` looks only at images, `container inspect` only at containers.
+    rest = target === "inspect" && cmd !== "system" ? ["--type", cmd, ...rest.slice(1)] : rest.slice(1);
     cmd = target;
-    rest = rest.slice(1);
   }
   const fn = await command(cmd);
   if (!fn) throw new CliError(`berth: '${cmd}' is not a berth command.\nSee 'berth --help'`, 1);

@@ -40,6 +40,18 @@ test("run: output, the container's exit code, and docker's codes for berth's own
   assert.equal(bad.stderr.trim().split("\n").filter((l) => !l.startsWith("WARNING")).length, 1, "one line");
   assert.match(bad.stderr, /Minimum memory limit allowed is 6MB/);
   assert.equal(berth(["run", "--bogus", "busybox"]).status, 125);
+  // --cidfile: the ID written; a file already there refuses the run before anything is made.
+  const cidDir = mkdtempSync(join(tmpdir(), "berth-cli-cid-"));
+  try {
+    const cid = join(cidDir, "cid");
+    ok(["run", "--rm", "--cidfile", cid, "busybox", "true"]);
+    assert.match(readFileSync(cid, "utf8"), /^[0-9a-f]{64}$/);
+    const again = berth(["run", "--rm", "--cidfile", cid, "busybox", "true"]);
+    assert.equal(again.status, 125);
+    assert.equal(again.stderr, `Container ID file found, make sure the other container isn't running or delete ${cid}\n`);
+  } finally {
+    rmSync(cidDir, { recursive: true, force: true });
+  }
   // --rm with a restart policy: refused by the CLI, and by the daemon for any client (it restarted forever).
   const both = berth(["run", "--rm", "--restart", "always", "busybox", "true"]);
   assert.equal(both.status, 125);
@@ -451,6 +463,10 @@ test("unknown commands and missing arguments: one line, non-zero", () => {
   assert.match(b.stderr, /"berth logs" requires exactly 1 argument/);
   const c = berth(["-H", "tcp://1.2.3.4:2375", "ps"]);
   assert.notEqual(c.status, 0);
+  // `image inspect` and `container inspect` look at one kind only, with docker's message.
+  assert.match(berth(["image", "inspect", "cli-nosuch"]).stderr, /^Error: No such image: cli-nosuch\n$/);
+  assert.match(berth(["container", "inspect", "cli-nosuch"]).stderr, /^Error: No such container: cli-nosuch\n$/);
+  assert.equal(berth(["container", "inspect", "busybox"]).status, 1, "an image is not a container");
   // Containers that are not there: docker's one line and status 1 (wait answered 200 with no body).
   for (const cmd of [["wait"], ["logs"], ["stop"], ["top"], ["port"], ["pause"], ["rename"]]) {
     const r = berth([...cmd, "cli-nosuch", ...(cmd[0] === "rename" ? ["x"] : [])]);
