@@ -10,13 +10,13 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { NotFound } from "../errdefs.js";
+import { FailedPrecondition, NotFound } from "../errdefs.js";
 import {
   createContentStore, createImageStore, parseReference, createRegistryClient, pullImage, pushImage,
   type ContentStore, type ImageStore, type ImageConfig, type ProgressEvent, type Credentials, type CredentialStore,
 } from "../image/index.js";
 import { isZstd, ZstdDecoder } from "../zstd.js";
-import { chainId, mountAll, openSnapshotter, unmount, unpackLayer, type Mount, type Snapshotter } from "../snapshot/index.js";
+import { chainId, mountAll, openSnapshotter, unmount, unpackLayer, unpackLayerFile, type Mount, type Snapshotter } from "../snapshot/index.js";
 
 const LAYER_TAR = "application/vnd.oci.image.layer.v1.tar";
 const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
@@ -264,9 +264,36 @@ export class EngineImages {
     const registry = this.registry(opts.auth);
     try {
       let parent: string | undefined;
+      // With overlay, every layer unpacks on a worker as soon as it is here and commits on its
+      // parent once that one has (unpackLayerFile); `committed[i]` settles when layer i has.
+      const ahead = this.snapshots.parentFree;
+      const committed: { promise: Promise<void>; settle: (e?: unknown) => void }[] = [];
+      const slot = (i: number): (typeof committed)[number] => {
+        if (!committed[i]) {
+          let settle!: (e?: unknown) => void;
+          const promise = new Promise<void>((res, rej) => { settle = (e) => (e === undefined ? res() : rej(e)); });
+          promise.catch(() => {}); // a failure is reported by the layer itself
+          committed[i] = { promise, settle };
+        }
+        return committed[i]!;
+      };
       const r = await pullImage({ registry, content: this.content, images: this.images }, parseReference(ref), {
-        signal: opts.signal, onProgress: opts.onProgress,
-        applyLayer: async (_i: number, _digest: string, _mt: string, stream: Readable, info: { expectedDiffId: string; chainId: string }) => {
+        signal: opts.signal, onProgress: opts.onProgress, unpackAhead: ahead,
+        applyLayer: async (i: number, digest: string, _mt: string, stream: Readable, info: { expectedDiffId: string; chainId: string; parentChainId?: string }) => {
+          if (ahead) {
+            stream.destroy(); // the worker reads the blob's file itself
+            try {
+              const u = await unpackLayerFile(this.snapshots, await this.content.blobPath(digest), {
+                parent: info.parentChainId, chainId: info.chainId, diffId: info.expectedDiffId,
+                parentReady: i === 0 ? Promise.resolve() : slot(i - 1).promise.catch(() => { throw new FailedPrecondition(`layer ${i - 1} of the image failed to unpack`); }),
+              });
+              slot(i).settle();
+              return u.diffId;
+            } catch (e) {
+              slot(i).settle(e);
+              throw e;
+            }
+          }
           const u = await unpackLayer(this.snapshots, parent, stream, { diffId: info.expectedDiffId }).catch(async (e) => {
             if (/already exists/i.test((e as Error).message)) return { chainId: info.chainId, diffId: info.expectedDiffId };
             throw e;

@@ -53,6 +53,11 @@ class LocalContentStore implements ContentStore {
     return createReadStream(this.paths.blob(digest), { start: opts.start ?? 0 });
   }
 
+  async blobPath(digest: Digest): Promise<string> {
+    await this.info(digest);
+    return this.paths.blob(digest);
+  }
+
   async readBlob(digest: Digest, maxBytes = 16 << 20): Promise<Buffer> {
     const info = await this.info(digest);
     if (info.size > maxBytes) throw new FailedPrecondition(`content ${digest}: ${info.size} bytes is more than ${maxBytes} for an in-memory read`);

@@ -31,6 +31,8 @@ export interface ContentReader {
   readStream(digest: Digest, opts?: { start?: number }): Promise<Readable>;
   /** Reads a small blob (manifest, config) whole; refuses blobs over `maxBytes` (default 16 MiB). */
   readBlob(digest: Digest, maxBytes?: number): Promise<Buffer>;
+  /** The file of a committed blob, for a reader on another thread (a layer's worker); NotFound when absent. */
+  blobPath(digest: Digest): Promise<string>;
 }
 
 /** What to fetch for an ingest: the stream must start at `offset` (resume) or at 0 (restart). */

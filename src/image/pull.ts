@@ -2,9 +2,10 @@
  * Pulling an image: reference → manifest (through an index by platform) →
  * config → layers. Layers download in parallel (3 at a time, as docker's
  * max-concurrent-downloads) into the content store; the caller's `applyLayer`
- * unpacks them strictly in order as each becomes available, so layer N is being
- * unpacked while later ones still download. Each unpacked layer's diff ID must
- * equal the config's rootfs.diff_ids[N].
+ * unpacks them in order as each becomes available, so layer N is being unpacked
+ * while later ones still download — or, with `unpackAhead`, each as soon as it is
+ * here, the caller putting them on their parents in order. Each unpacked layer's
+ * diff ID must equal the config's rootfs.diff_ids[N].
  */
 import type { Readable } from "node:stream";
 import { FailedPrecondition, InvalidArgument } from "../errdefs.js";
@@ -27,7 +28,7 @@ import type { FetchedManifest, RegistryClient } from "./registry-client.js";
  */
 export type ApplyLayer = (
   index: number, digest: Digest, mediaType: string, stream: Readable,
-  info: { size: number; expectedDiffId: Digest; chainId: Digest },
+  info: { size: number; expectedDiffId: Digest; chainId: Digest; parentChainId?: Digest },
 ) => Promise<Digest>;
 
 export interface PullOptions {
@@ -36,6 +37,11 @@ export interface PullOptions {
   signal?: AbortSignal;
   onProgress?: ProgressFn;
   applyLayer?: ApplyLayer;
+  /**
+   * Call applyLayer for each layer as soon as it is downloaded, without waiting for the layers
+   * below it: the caller puts each on its parent in order (EngineImages.pull with overlay).
+   */
+  unpackAhead?: boolean;
   /** Layers downloading at once (default 3). */
   concurrency?: number;
 }
@@ -120,19 +126,27 @@ export async function pullImage(deps: PullDeps, input: string | Reference, opts:
     p.catch(() => {}); // awaited below in order; this only keeps an early failure from being "unhandled"
     return p;
   });
+  const unpack = async (i: number): Promise<void> => {
+    const l = manifest.layers[i]!;
+    await downloads[i];
+    if (!opts.applyLayer) return;
+    progress?.(progressEvent(l.digest, "Extracting", 0, l.size));
+    const got = await opts.applyLayer(i, l.digest, l.mediaType, await content.readStream(l.digest), {
+      size: l.size, expectedDiffId: diffIds[i]!, chainId: chains[i]!, ...(i > 0 ? { parentChainId: chains[i - 1]! } : {}),
+    });
+    if (got !== diffIds[i]) {
+      throw new FailedPrecondition(`${what}: layer ${i} (${l.digest}): diff_id mismatch: config says ${diffIds[i]}, unpacked ${got}`);
+    }
+    progress?.(progressEvent(l.digest, "Pull complete"));
+  };
   try {
-    for (let i = 0; i < manifest.layers.length; i++) {
-      const l = manifest.layers[i]!;
-      await downloads[i];
-      if (!opts.applyLayer) continue;
-      progress?.(progressEvent(l.digest, "Extracting", 0, l.size));
-      const got = await opts.applyLayer(i, l.digest, l.mediaType, await content.readStream(l.digest), {
-        size: l.size, expectedDiffId: diffIds[i]!, chainId: chains[i]!,
-      });
-      if (got !== diffIds[i]) {
-        throw new FailedPrecondition(`${what}: layer ${i} (${l.digest}): diff_id mismatch: config says ${diffIds[i]}, unpacked ${got}`);
-      }
-      progress?.(progressEvent(l.digest, "Pull complete"));
+    if (opts.unpackAhead) {
+      // Every layer's unpacking settles before a failure is reported: none is left running.
+      const all = await Promise.allSettled(manifest.layers.map((_, i) => unpack(i)));
+      const failed = all.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
+    } else {
+      for (let i = 0; i < manifest.layers.length; i++) await unpack(i);
     }
   } catch (e) {
     ac.abort(e);

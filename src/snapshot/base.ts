@@ -18,6 +18,7 @@ const toInfo = ({ name, kind, parent, labels, created, updated }: SnapRecord): I
 export abstract class DirSnapshotter implements Snapshotter {
   abstract readonly name: string;
   abstract readonly whiteouts: WhiteoutMode;
+  abstract readonly parentFree: boolean;
   protected readonly meta: MetaStore;
   protected readonly snapshots: string;
 
@@ -102,15 +103,22 @@ export abstract class DirSnapshotter implements Snapshotter {
     return this.mountsFor(rec, await this.meta.chain(rec.parent));
   }
 
-  commit(name: string, key: string, opts: SnapshotOpts = {}): Promise<void> {
+  commit(name: string, key: string, opts: SnapshotOpts & { parent?: string } = {}): Promise<void> {
     return this.meta.lock(async () => {
       const rec = await this.meta.get(key);
       if (rec.kind !== "active") throw new FailedPrecondition(`commit ${JSON.stringify(key)}: snapshot is ${rec.kind}, not active`);
       if (name === "") throw new InvalidArgument("committed snapshot name must not be empty");
       if (await this.meta.find(name)) throw new AlreadyExists(`commit ${JSON.stringify(key)}: snapshot ${JSON.stringify(name)} already exists`);
+      let parent = rec.parent;
+      if (opts.parent !== undefined && opts.parent !== rec.parent) {
+        if (!this.parentFree) throw new FailedPrecondition(`commit ${JSON.stringify(key)}: the ${this.name} snapshotter cannot put a layer on another parent`);
+        const p = await this.meta.find(opts.parent);
+        if (!p || p.kind !== "committed") throw new FailedPrecondition(`commit ${JSON.stringify(key)}: parent ${JSON.stringify(opts.parent)} is not a committed snapshot`);
+        parent = opts.parent;
+      }
       // The new name is recorded before the key is dropped: a crash in between
       // leaves two records of one directory, never none.
-      await this.meta.put({ ...rec, name, kind: "committed", labels: opts.labels ?? rec.labels, updated: new Date().toISOString() });
+      await this.meta.put({ ...rec, name, kind: "committed", ...(parent !== undefined ? { parent } : {}), labels: opts.labels ?? rec.labels, updated: new Date().toISOString() });
       await this.meta.delete(key);
     });
   }

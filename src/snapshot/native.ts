@@ -21,6 +21,7 @@ const run = promisify(execFile);
 export class NativeSnapshotter extends DirSnapshotter {
   readonly name = "native";
   readonly whiteouts: WhiteoutMode = "delete";
+  readonly parentFree = false;
 
   protected override async populate(dir: string, _kind: Kind, parents: SnapRecord[]): Promise<void> {
     const fs = join(dir, "fs");

@@ -27,6 +27,7 @@ function shortName(): string {
 export class OverlaySnapshotter extends DirSnapshotter {
   readonly name = "overlay";
   readonly whiteouts: WhiteoutMode = "overlay";
+  readonly parentFree = true;
   private readonly links: string;
 
   constructor(root: string) {

@@ -60,6 +60,13 @@ export interface Snapshotter {
   readonly name: string;
   /** How applyLayer must record whiteouts in this snapshotter's writable dirs. */
   readonly whiteouts: WhiteoutMode;
+  /**
+   * Whether an active snapshot's writable dir is independent of its parent (overlay: the parent is
+   * only a mount option; native: the dir starts as a copy of it). Then a layer can be extracted
+   * into a snapshot prepared without a parent and put on its parent when committed (commit's
+   * `parent`), so the layers of an image can be unpacked at the same time.
+   */
+  readonly parentFree: boolean;
 
   /** Creates active snapshot `key` on top of committed `parent`; returns how to mount it. */
   prepare(key: string, parent?: string, opts?: SnapshotOpts): Promise<Mount[]>;
@@ -67,8 +74,11 @@ export interface Snapshotter {
   view(key: string, parent?: string, opts?: SnapshotOpts): Promise<Mount[]>;
   /** The mounts of an active or view snapshot. */
   mounts(key: string): Promise<Mount[]>;
-  /** Turns active snapshot `key` into committed snapshot `name`; `key` is gone afterwards. */
-  commit(name: string, key: string, opts?: SnapshotOpts): Promise<void>;
+  /**
+   * Turns active snapshot `key` into committed snapshot `name`; `key` is gone afterwards. With
+   * `parent` (parentFree snapshotters only), the committed snapshot sits on that committed one.
+   */
+  commit(name: string, key: string, opts?: SnapshotOpts & { parent?: string }): Promise<void>;
   /** Removes a snapshot; FailedPrecondition while it has children. */
   remove(key: string): Promise<void>;
   stat(key: string): Promise<Info>;

@@ -15,7 +15,9 @@ import { mountAll, unmount, writableDir } from "./mount.js";
 import type { Snapshotter } from "./snapshotter.js";
 import { readTar } from "./tar/reader.js";
 import { writeTar, type TarWriteEntry } from "./tar/writer.js";
-import { unpackLayer } from "./unpack.js";
+import { unpackLayer, unpackLayerFile } from "./unpack.js";
+import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
 
 export type Factory = (root: string) => Promise<Snapshotter>;
 
@@ -228,6 +230,36 @@ export function snapshotterSuite(label: string, factory: Factory): void {
     await reopened.remove("k-done");
     await reopened.remove(base.chainId);
     assert.deepEqual(readdirSync(join(env.root, "snapshots")), []);
+  });
+
+  test(`${label}: an image's layers unpacked at once on workers (unpackLayerFile) mount as the same tree; snapshotters that copy their parent refuse`, async (t) => {
+    const env = await setup(t, factory);
+    const layers = await fixtureLayers();
+    const files = layers.map((l, i) => { const f = join(env.tmp, `layer${i}.tar.gz`); writeFileSync(f, gzipSync(l)); return f; });
+    const diffIds = layers.map((l) => `sha256:${createHash("sha256").update(l).digest("hex")}`);
+    const chains = diffIds.map((_, i) => chainId(diffIds.slice(0, i + 1)));
+    if (!env.sn.parentFree) {
+      await assert.rejects(unpackLayerFile(env.sn, files[0]!, { chainId: chains[0]!, diffId: diffIds[0]!, parentReady: Promise.resolve() }), { name: "FailedPrecondition" });
+      return;
+    }
+    // All started at once; each commits only after the layer below it has (its gate).
+    const gates = layers.map(() => { let open!: () => void; const p = new Promise<void>((r) => { open = r; }); return { p, open }; });
+    const got = await Promise.all(layers.map((_, i) => unpackLayerFile(env.sn, files[i]!, {
+      parent: i ? chains[i - 1] : undefined, chainId: chains[i]!, diffId: diffIds[i]!, parentReady: i ? gates[i - 1]!.p : Promise.resolve(),
+    }).then((r) => { gates[i]!.open(); return r; })));
+    assert.deepEqual(got.map((r) => r.chainId), chains);
+    const rootfs = env.mount(await env.sn.prepare("c1", chains.at(-1)), "rootfs");
+    assert.deepEqual(listing(rootfs), FIXTURE_LISTING);
+    // A corrupt layer: the worker's error keeps its class, and no extraction snapshot is left.
+    const bad = join(env.tmp, "bad.tar");
+    writeFileSync(bad, Buffer.alloc(1024, 7));
+    await assert.rejects(unpackLayerFile(env.sn, bad, { chainId: `sha256:${"1".repeat(64)}`, diffId: `sha256:${"2".repeat(64)}`, parentReady: Promise.resolve() }), { name: "InvalidArgument" });
+    const left: string[] = [];
+    await env.sn.walk((i) => { left.push(i.name); });
+    assert.deepEqual(left.filter((n) => n.startsWith("extract-")), []);
+    // commit onto a parent that is not committed is refused.
+    await env.sn.prepare("k");
+    await assert.rejects(env.sn.commit("k2", "k", { parent: "nope" }), { name: "FailedPrecondition" });
   });
 
   test(`${label}: a layer whose diff_id does not match is refused and leaves nothing`, async (t) => {
