@@ -29,6 +29,7 @@ import { lookupUser } from "./user-lookup.js";
 import { controlCommand } from "./exec.js";
 import { connectSocket, connectUnix } from "../unix-socket.js";
 import { treeSize } from "../fsutil.js";
+import { secureJoin } from "../secure-join.js";
 import { mergeHealthcheck } from "./health.js";
 import type { VolumeStore } from "./volumes.js";
 import type { MountMap } from "./archive.js";
@@ -132,6 +133,7 @@ export class ContainerRunner {
     // Validate resources, devices and the log driver now, before anything exists.
     const driver = (host.LogConfig?.Type as string | undefined) || "json-file";
     if (!["json-file", "none"].includes(driver)) throw new InvalidArgument(`logger: no log driver named '${driver}' is registered (berth has json-file and none)`);
+    if (config.WorkingDir && !String(config.WorkingDir).startsWith("/")) throw new InvalidArgument(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
     const healthcheck = mergeHealthcheck(config.Healthcheck, imgCfg.Healthcheck);
     const restart = (host.RestartPolicy as { Name?: string } | undefined)?.Name;
     if (host.AutoRemove && restart && restart !== "no") throw new InvalidArgument("can't create 'AutoRemove' container with restart policy");
@@ -474,6 +476,10 @@ export class ContainerRunner {
         await this.o.images.mountRootfs(await this.o.images.rootfsMounts(id), rootfs);
         mounted = true;
       }
+      // As dockerd: a working directory the image lacks is made (root's, 0755) before the process
+      // starts, resolved inside the root so that a symlink in the image cannot point it outside.
+      const wd = (c.Config.WorkingDir as string | undefined) || (imgCfg.WorkingDir as string | undefined);
+      if (wd && wd !== "/") mkdirSync(secureJoin(rootfs, wd), { recursive: true, mode: 0o755 });
       const host = c.HostConfig;
       const net = await this.setupNetwork(c);
       const files = await writeContainerFiles({

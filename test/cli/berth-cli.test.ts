@@ -8,7 +8,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, startRegistry } from "../../src/image/test-fixtures.js";
@@ -440,6 +440,26 @@ test("health checks: probes make a container starting, unhealthy, then healthy; 
   } finally {
     berth(["rm", "-f", "cli-hc-img", "cli-hc-none"]);
     berth(["rmi", "cli-hc-img"]);
+    rmSync(ctx, { recursive: true, force: true });
+  }
+});
+
+test("-w: a missing working directory is made inside the root (not through a symlink to the host); a relative one is refused", () => {
+  assert.equal(ok(["run", "--rm", "-w", "/made/here", "busybox", "sh", "-c", "pwd; stat -c '%U %a' ."]), "/made/here\nroot 755\n");
+  const rel = berth(["run", "--rm", "-w", "rel", "busybox", "pwd"]);
+  assert.equal(rel.status, 125);
+  assert.equal(rel.stderr, "Error response from daemon: the working directory 'rel' is invalid, it needs to be an absolute path\n");
+  // An image whose /esc is a symlink to a host path: -w /esc/sub lands under the container's root.
+  const host = mkdtempSync(join(tmpdir(), "berth-cli-wd-host-"));
+  const ctx = mkdtempSync(join(tmpdir(), "berth-cli-wd-"));
+  try {
+    writeFileSync(join(ctx, "Dockerfile"), `FROM busybox\nRUN ln -s ${host} /esc\n`);
+    ok(["build", "-q", "--network", "none", "-t", "cli-wd-img", ctx]);
+    assert.equal(ok(["run", "--rm", "-w", "/esc/sub", "cli-wd-img", "pwd"]), `${host}/sub\n`, "the link resolved inside the container");
+    assert.deepEqual(readdirSync(host), [], "nothing made on the host");
+  } finally {
+    berth(["rmi", "cli-wd-img"]);
+    rmSync(host, { recursive: true, force: true });
     rmSync(ctx, { recursive: true, force: true });
   }
 });
