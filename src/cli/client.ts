@@ -89,7 +89,8 @@ export class Client {
     if (o.body !== undefined) { body = Buffer.from(JSON.stringify(o.body)); headers["Content-Type"] = "application/json"; }
     const r = await this.send({ method, path: `${API}${path}${qs(o.query)}`, headers, body, stream: o.raw });
     if (!("res" in r)) { r.upgraded.destroy(); throw new ApiError(101, `berthd switched protocols on ${method} ${path}`); }
-    if (r.res.statusCode >= 300) throw await apiError(r.res);
+    // 304: nothing to do (start of a running container, stop of a stopped one): docker's success.
+    if (r.res.statusCode >= 300 && r.res.statusCode !== 304) throw await apiError(r.res);
     return r.res;
   }
 

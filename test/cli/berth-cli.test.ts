@@ -93,7 +93,10 @@ test("-d, ps, logs, exec, inspect --format, top, stats, stop, start, rm", async 
   assert.match(ok(["stats", "--no-stream", "cli-web"]), new RegExp(`^${id.slice(0, 12)}\\s+cli-web\\s+\\d+\\.\\d+%`, "m"));
   assert.equal(ok(["stop", "-t", "5", "cli-web"]), "cli-web\n");
   assert.match(ok(["ps", "-a", "--format", "{{.Status}}"]), /^Exited \(0\)/);
+  // Nothing to do is success (the API's 304), as with docker: stop of a stopped one, start of a running one.
+  assert.equal(ok(["stop", "cli-web"]), "cli-web\n");
   ok(["start", "cli-web"]);
+  assert.equal(ok(["start", "cli-web"]), "cli-web\n");
   assert.equal(ok(["inspect", "-f", "{{.State.Status}}", "cli-web"]).trim(), "running");
   assert.equal(ok(["rm", "-f", "cli-web"]), "cli-web\n");
   const gone = berth(["inspect", "cli-web"]);
