@@ -64,6 +64,7 @@ const run: Cmd = async (c, argv) => {
     return;
   }
   const tty = !!body.Tty, stdin = !!body.OpenStdin;
+  const unproxy = !tty && sigProxy(p) ? proxySignals(c, id) : () => {};
   // Attach first, then wait, then start: not a byte of output is lost (docker's order).
   const sock = await c.hijack(`/containers/${id}/attach`, { query: { stream: 1, stdout: 1, stderr: 1, stdin: stdin ? 1 : undefined, detachKeys: str(p, "detach-keys") } });
   const waitRes = await c.open("POST", `/containers/${id}/wait`, { query: { condition: body.HostConfig.AutoRemove ? "removed" : "next-exit" } });
@@ -74,12 +75,26 @@ const run: Cmd = async (c, argv) => {
     sock.destroy();
     throw startError(e);
   }
-  await relay(sock, { tty, stdin, resize: (h, w) => c.call("POST", `/containers/${id}/resize`, { query: { h, w } }) });
+  await relay(sock, { tty, stdin, resize: (h, w) => c.call("POST", `/containers/${id}/resize`, { query: { h, w } }) }).finally(unproxy);
   // The attachment ended: detached by the keys (the container still runs), or the container ended.
   const st = await Promise.race([waited, new Promise<undefined>((r) => setTimeout(() => r(undefined), tty ? 300 : 30000))]);
   if (!st) { waitRes.destroy(); return; }
   throw new ExitCode(Number((st as { StatusCode?: number }).StatusCode ?? 0));
 };
+
+/** docker's --sig-proxy, true unless given false. */
+const sigProxy = (p: Parsed): boolean => !p.flags.has("sig-proxy") || bool(p, "sig-proxy");
+
+/**
+ * While attached without a TTY (where ^C is input to the container), the signals berth gets are
+ * sent on to the container instead of ending berth, as docker's CLI does; returns the undo.
+ */
+function proxySignals(c: Client, id: string): () => void {
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
+  const forward = (sig: NodeJS.Signals): void => { void c.call("POST", `/containers/${id}/kill`, { query: { signal: sig } }).catch(() => {}); };
+  for (const sig of signals) process.on(sig, forward);
+  return () => { for (const sig of signals) process.off(sig, forward); };
+}
 
 async function readJson(res: Response): Promise<unknown> {
   const parts: Buffer[] = [];
@@ -201,7 +216,8 @@ const attach: Cmd = async (c, argv) => {
   if (info.Config.Tty && stdin && !process.stdin.isTTY) throw new CliError("the input device is not a TTY", 1);
   const waitRes = await c.open("POST", `/containers/${info.Id}/wait`, { query: { condition: "next-exit" } });
   const sock = await c.hijack(`/containers/${info.Id}/attach`, { query: { stream: 1, stdout: 1, stderr: 1, stdin: stdin ? 1 : undefined, detachKeys: str(p, "detach-keys") } });
-  await relay(sock, { tty: !!info.Config.Tty, stdin, resize: (h, w) => c.call("POST", `/containers/${info.Id}/resize`, { query: { h, w } }) });
+  const unproxy = !info.Config.Tty && sigProxy(p) ? proxySignals(c, info.Id) : () => {};
+  await relay(sock, { tty: !!info.Config.Tty, stdin, resize: (h, w) => c.call("POST", `/containers/${info.Id}/resize`, { query: { h, w } }) }).finally(unproxy);
   const st = await Promise.race([readJson(waitRes), new Promise<undefined>((r) => setTimeout(() => r(undefined), 300))]);
   waitRes.destroy();
   if (st) throw new ExitCode(Number((st as { StatusCode?: number }).StatusCode ?? 0));

@@ -467,6 +467,23 @@ test("-w: a missing working directory is made inside the root (not through a sym
   }
 });
 
+test("signals berth gets while attached without a TTY go to the container (docker's --sig-proxy)", async () => {
+  const child = spawn(berthBin, ["-H", d.host, "run", "--rm", "--name", "cli-sig", "busybox", "sh", "-c", "trap 'echo got INT; exit 3' INT; sleep 100 & wait"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (x: Buffer) => { out += x.toString(); });
+  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  try {
+    await until("the container runs", () => ok(["ps", "--filter", "name=cli-sig", "--format", "{{.State}}"]).trim() === "running");
+    child.kill("SIGINT");
+    assert.equal(await exited, 3, "the container's exit code, not berth's death by SIGINT");
+    assert.equal(out, "got INT\n");
+    await until("--rm removed it", () => ok(["ps", "-aq", "--filter", "name=cli-sig"]) === "");
+  } finally {
+    child.kill("SIGKILL");
+    berth(["rm", "-f", "cli-sig"]);
+  }
+});
+
 test("events: a run's lifecycle, filtered and formatted", () => {
   const since = String(Math.floor(Date.now() / 1000) - 1);
   assert.equal(berth(["run", "--rm", "--name", "cli-evt", "busybox", "sh", "-c", "exit 2"]).status, 2);
