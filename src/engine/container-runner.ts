@@ -438,7 +438,7 @@ export class ContainerRunner {
       const config = applyChanges(o.exactConfig ? { ...(o.config ?? {}) } : { ...base, ...(o.config ?? {}) }, o.changes ?? []);
       for (const key of Object.keys(config)) if (config[key] === undefined || config[key] === null || config[key] === "") delete config[key];
       const id = await this.o.images.commitLayer(c.Image, Readable.from(overlayDiff(upper, mountpoint)), {
-        reference: o.reference, config, comment: o.comment, author: o.author, containerId: c.Id, createdBy: o.createdBy,
+        reference: o.reference, config, comment: o.comment, author: o.author, containerId: c.Id, createdBy: o.createdBy ?? ((c.Config.Cmd as string[] | null) ?? []).join(" "),
       });
       this.o.events.emit("container", "commit", c.Id, this.attrs(c));
       return id;

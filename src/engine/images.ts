@@ -156,7 +156,7 @@ export class EngineImages {
   }
 
   /** docker import: a root filesystem tarball (plain, gzip or zstd) becomes a one-layer image. */
-  async importRootfs(src: Readable, opts: { reference?: string; config?: Record<string, unknown>; message?: string } = {}): Promise<string> {
+  async importRootfs(src: Readable, opts: { reference?: string; config?: Record<string, unknown>; message?: string; source?: string } = {}): Promise<string> {
     const head = await peek(src);
     const { diffId, size } = await this.storeLayer(head.gzip ? head.stream.pipe(createGunzip()) : head.zstd ? head.stream.pipe(new ZstdDecoder()) : head.stream);
     const created = new Date().toISOString();
@@ -164,7 +164,8 @@ export class EngineImages {
       created, architecture: "amd64", os: "linux",
       config: { Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], ...(opts.config ?? {}) },
       rootfs: { type: "layers", diff_ids: [diffId] },
-      history: [{ created, created_by: "berth import", ...(opts.message ? { comment: opts.message } : {}) }],
+      // As dockerd: no command made this layer; the comment says where it came from (or -m's message).
+      history: [{ created, comment: opts.message || `Imported from ${opts.source ?? "-"}` }],
     };
     return this.writeImage(config, [{ mediaType: LAYER_TAR, digest: diffId, size }], opts.reference);
   }
@@ -184,7 +185,7 @@ export class EngineImages {
       ...(opts.containerId ? { container: opts.containerId } : {}),
       ...(opts.author ? { author: opts.author } : {}),
       rootfs: { type: "layers" as const, diff_ids: [...parent.rootfs.diff_ids, diffId] },
-      history: [...(parent.history ?? []), { created, created_by: opts.createdBy ?? "berth commit", ...(opts.comment ? { comment: opts.comment } : {}), ...(opts.author ? { author: opts.author } : {}) }],
+      history: [...(parent.history ?? []), { created, created_by: opts.createdBy ?? "", ...(opts.comment ? { comment: opts.comment } : {}), ...(opts.author ? { author: opts.author } : {}) }],
     } as ImageConfig;
     return this.writeImage(config, [...parentManifest.layers, { mediaType: LAYER_TAR, digest: diffId, size }], opts.reference);
   }

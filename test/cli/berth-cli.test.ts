@@ -158,6 +158,8 @@ test("images, tag, rmi, history and import from a tar on stdin", () => {
   assert.match(berth(["images", "--filter", "bogus=1"]).stderr, /invalid filter 'bogus'/);
   assert.match(ok(["rmi", "mine/busybox:v1"]), /Untagged: mine\/busybox:v1/);
   assert.ok(ok(["history", "busybox"]).startsWith("IMAGE"));
+  // docker's history entries: an import has no command and says where it came from.
+  assert.deepEqual(ok(["history", "--format", "{{.CreatedBy}}|{{.Comment}}", "busybox"]).trim().split("\n").at(-1), "|Imported from -");
   const tar = spawnSync("bash", [join(repo, "scripts/busybox-image.sh")], { maxBuffer: 64 * 1024 * 1024 });
   const imp = spawnSync(berthBin, ["-H", d.host, "import", "-", "imported:1"], { input: tar.stdout, encoding: "utf8" });
   assert.equal(imp.status, 0, imp.stderr);
@@ -273,8 +275,10 @@ test("cp: files and directories both ways, renamed, and errors", () => {
 test("diff, commit, export", () => {
   ok(["run", "--name", "cli-chg", "busybox", "sh", "-c", "echo v1 > /version"]);
   assert.match(ok(["diff", "cli-chg"]), /^A \/version$/m);
-  const id = ok(["commit", "-c", "CMD cat /version", "cli-chg", "cli-committed:1"]).trim();
+  const id = ok(["commit", "-m", "the version", "-c", "CMD cat /version", "cli-chg", "cli-committed:1"]).trim();
   assert.match(id, /^sha256:/);
+  // docker's history entry for a commit: the container's command, and the message.
+  assert.equal(ok(["history", "--format", "{{.CreatedBy}}|{{.Comment}}", "cli-committed:1"]).split("\n")[0], "sh -c echo v1 > /version|the version");
   assert.equal(ok(["run", "--rm", "cli-committed:1"]), "v1\n");
   const dir = mkdtempSync(join(tmpdir(), "berth-cli-export-"));
   try {
