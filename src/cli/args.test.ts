@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { b, bool, goDuration, l, list, parseArgs, s, str, unixTime } from "./args.js";
 import { CliError } from "./errors.js";
-import { createBody, RUN_FLAGS, sizeFlag } from "./run-config.js";
+import { createBody, mountFlag, RUN_FLAGS, sizeFlag } from "./run-config.js";
 
 const specs = [b("interactive", "i"), b("tty", "t"), b("detach", "d"), l("env", "e"), s("name"), s("memory", "m"), s("network", undefined, ["net"])];
 
@@ -72,4 +72,15 @@ test("--since/--until: Go durations are that long ago; unix seconds and dates pa
   assert.equal(unixTime("since", "1700000000.25"), "1700000000.25");
   assert.equal(unixTime("since", "2023-11-14T22:13:20Z"), "1700000000");
   assert.throws(() => unixTime("since", "yesterday-ish"), /invalid value for "since": yesterday-ish/);
+});
+
+test("--mount: docker's key=value list as the API's Mount, and its errors", () => {
+  assert.deepEqual(mountFlag("type=bind,src=/h,dst=/c,readonly,bind-propagation=rshared"), { Type: "bind", Source: "/h", Target: "/c", ReadOnly: true, BindOptions: { Propagation: "rshared" } });
+  assert.deepEqual(mountFlag("source=v,target=/data,volume-nocopy,volume-label=a=b"), { Type: "volume", Source: "v", Target: "/data", VolumeOptions: { NoCopy: true, Labels: { a: "b" } } });
+  assert.deepEqual(mountFlag("type=tmpfs,destination=/t,tmpfs-size=1m,tmpfs-mode=1770"), { Type: "tmpfs", Target: "/t", TmpfsOptions: { SizeBytes: 1 << 20, Mode: 0o1770 } });
+  assert.deepEqual(mountFlag("dst=/anon,ro=false"), { Type: "volume", Target: "/anon", ReadOnly: false });
+  assert.throws(() => mountFlag("type=bind,dst=/x"), /source is required when specifying bind mounts/);
+  assert.throws(() => mountFlag("src=/x"), /target is required/);
+  assert.throws(() => mountFlag("type=nfs,dst=/x"), /invalid mount type: nfs/);
+  assert.throws(() => mountFlag("dst=/x,color=red"), /unexpected key 'color'/);
 });

@@ -65,6 +65,45 @@ export function healthFlags(p: Parsed): Record<string, unknown> | undefined {
   };
 }
 
+/**
+ * One --mount: docker's comma-separated key=value list (type bind|volume|tmpfs, source/src,
+ * target/destination/dst, readonly/ro, bind-propagation, volume-nocopy, volume-label, volume-opt,
+ * tmpfs-size, tmpfs-mode) as the API's Mount.
+ */
+export function mountFlag(spec: string): Record<string, unknown> {
+  const bad = (why: string): CliError => new CliError(`invalid argument "${spec}" for "--mount" flag: ${why}`);
+  const m: Record<string, any> = { Type: "volume" };
+  const on = (v: string | undefined, k: string): boolean => {
+    if (v === undefined || v === "" || v === "1" || v === "true") return true;
+    if (v === "0" || v === "false") return false;
+    throw bad(`invalid value for ${k}: ${v}`);
+  };
+  for (const field of spec.split(",")) {
+    const i = field.indexOf("=");
+    const k = (i < 0 ? field : field.slice(0, i)).trim().toLowerCase(), v = i < 0 ? undefined : field.slice(i + 1);
+    const need = (): string => { if (v === undefined || v === "") throw bad(`invalid field '${field}' must be a key=value pair`); return v; };
+    switch (k) {
+      case "type": m.Type = need(); if (!["bind", "volume", "tmpfs"].includes(m.Type)) throw bad(`invalid mount type: ${m.Type}`); break;
+      case "source": case "src": m.Source = need(); break;
+      case "target": case "destination": case "dst": m.Target = need(); break;
+      case "readonly": case "ro": m.ReadOnly = on(v, k); break;
+      case "bind-propagation": m.BindOptions = { ...m.BindOptions, Propagation: need() }; break;
+      case "volume-nocopy": m.VolumeOptions = { ...m.VolumeOptions, NoCopy: on(v, k) }; break;
+      case "volume-label": { const [lk, ...lv] = need().split("="); m.VolumeOptions = { ...m.VolumeOptions, Labels: { ...m.VolumeOptions?.Labels, [lk!]: lv.join("=") } }; break; }
+      case "volume-driver": m.VolumeOptions = { ...m.VolumeOptions, DriverConfig: { ...m.VolumeOptions?.DriverConfig, Name: need() } }; break;
+      case "volume-opt": { const [ok, ...ov] = need().split("="); m.VolumeOptions = { ...m.VolumeOptions, DriverConfig: { ...m.VolumeOptions?.DriverConfig, Options: { ...m.VolumeOptions?.DriverConfig?.Options, [ok!]: ov.join("=") } } }; break; }
+      case "tmpfs-size": m.TmpfsOptions = { ...m.TmpfsOptions, SizeBytes: sizeFlag("--mount tmpfs-size", need()) }; break;
+      case "tmpfs-mode": { const mode = parseInt(need(), 8); if (Number.isNaN(mode)) throw bad(`invalid tmpfs-mode ${v}`); m.TmpfsOptions = { ...m.TmpfsOptions, Mode: mode }; break; }
+      case "consistency": break; // a Docker Desktop setting; nothing to do on Linux
+      default: throw bad(`unexpected key '${k}' in '${field}'`);
+    }
+  }
+  if (!m.Target) throw bad("target is required");
+  if (m.Type === "bind" && !m.Source) throw bad("source is required when specifying bind mounts");
+  if (m.Type === "tmpfs" && m.Source) throw bad("source must not be specified for tmpfs mounts");
+  return m;
+}
+
 const UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
 
 /** docker's RAMInBytes: "64m", "1.5g", "512MiB", plain bytes. */
@@ -233,6 +272,7 @@ export function createBody(p: Parsed): { name?: string; image: string; body: Rec
     ...res,
     Binds: binds(volumes.filter((v) => v.includes(":"))),
     Tmpfs: Object.keys(tmpfs).length ? tmpfs : undefined,
+    Mounts: list(p, "mount").length ? list(p, "mount").map(mountFlag) : undefined,
     AutoRemove: bool(p, "rm"),
     ReadonlyRootfs: bool(p, "read-only"),
     Privileged: bool(p, "privileged"),

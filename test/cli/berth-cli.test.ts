@@ -343,6 +343,12 @@ test("volumes: create, use, ls, inspect, rm", () => {
   assert.doesNotMatch(ok(["volume", "ls", "-q", "--filter", "dangling=true"]), /^cli-vol$/m);
   ok(["rm", "-f", "cli-vol-user"]);
   ok(["volume", "rm", "cli-vol2"]);
+  // --mount: a named volume, a tmpfs with its size, a read-only bind; a bind source that is not there is refused.
+  assert.equal(ok(["run", "--rm", "--mount", "source=cli-vol,target=/data", "--mount", "type=tmpfs,dst=/t,tmpfs-size=1m",
+    "--mount", "type=bind,src=/etc,dst=/hostetc,readonly", "busybox", "sh", "-c", "cat /data/f; df -k /t | tail -1 | awk '{print $2}'; touch /hostetc/x 2>/dev/null || echo ro"]), "saved\n1024\nro\n");
+  const noSrc = berth(["run", "--rm", "--mount", "type=bind,src=/nonexistent-berth-src,dst=/d", "busybox", "true"]);
+  assert.equal(noSrc.status, 125);
+  assert.match(noSrc.stderr, /bind source path does not exist: \/nonexistent-berth-src/);
   assert.equal(ok(["volume", "rm", "cli-vol"]), "cli-vol\n");
 });
 
