@@ -102,11 +102,13 @@ const volume: Cmd = async (c, argv) => {
       return;
     }
     case "prune": {
-      parseArgs("volume prune", rest, [b("force", "f"), b("all", "a"), l("filter")]);
-      const r = await c.json("POST", "/volumes/prune");
+      const p = parseArgs("volume prune", rest, [b("force", "f"), b("all", "a"), l("filter")]);
+      const q = bool(p, "all") ? "all local volumes not used by at least one container" : "anonymous local volumes not used by at least one container";
+      if (!bool(p, "force") && !(await confirm(`WARNING! This will remove ${q}.\nAre you sure you want to continue?`))) return;
+      const r = await c.json("POST", "/volumes/prune", { query: { filters: filtersWith(p, bool(p, "all") ? { all: ["true"] } : {}) } });
       const del: string[] = r.VolumesDeleted ?? [];
       if (del.length) process.stdout.write(`Deleted Volumes:\n${del.join("\n")}\n\n`);
-      process.stdout.write(`Total reclaimed space: ${r.SpaceReclaimed ?? 0}B\n`);
+      process.stdout.write(`Total reclaimed space: ${humanSize(r.SpaceReclaimed ?? 0)}\n`);
       return;
     }
     default:
@@ -124,6 +126,13 @@ async function command(name: string): Promise<Cmd | undefined> {
   if (name === "network" || name === "port") return (await import("./networks.js"))[name];
   if (name === "build" || name === "builder-prune") return (await import("./build.js"))[name === "build" ? "build" : "builderPrune"];
   return ({ version, info, volume, events, "container-prune": prune("container"), "image-prune": prune("image"), "system-df": df, "system-prune": systemPrune } as Record<string, Cmd>)[name];
+}
+
+/** --filter flags with `extra` added, as the API's `filters` JSON (undefined when there are none). */
+function filtersWith(p: Parameters<typeof filterFlags>[0], extra: Record<string, string[]>): string | undefined {
+  const f: Record<string, string[]> = JSON.parse(filterFlags(p) ?? "{}");
+  for (const [k, v] of Object.entries(extra)) f[k] = [...(f[k] ?? []), ...v];
+  return Object.keys(f).length ? JSON.stringify(f) : undefined;
 }
 
 /** docker's confirmation for destructive commands: "y" on stdin, anything else (or EOF) is no. */
@@ -144,12 +153,12 @@ const prune = (what: "container" | "image"): Cmd => async (c, argv) => {
   const q = what === "image" && bool(p, "all") ? "all images without at least one container associated to them" : what === "image" ? "all dangling images" : "all stopped containers";
   if (!bool(p, "force") && !(await confirm(`WARNING! This will remove ${q}.\nAre you sure you want to continue?`))) return;
   if (what === "container") {
-    const r = await c.json("POST", "/containers/prune");
+    const r = await c.json("POST", "/containers/prune", { query: { filters: filterFlags(p) } });
     if (r.ContainersDeleted?.length) process.stdout.write(`Deleted Containers:\n${r.ContainersDeleted.join("\n")}\n\n`);
     process.stdout.write(`Total reclaimed space: ${humanSize(r.SpaceReclaimed ?? 0)}\n`);
     return;
   }
-  const r = await c.json("POST", "/images/prune", { query: { filters: bool(p, "all") ? JSON.stringify({ dangling: ["false"] }) : undefined } });
+  const r = await c.json("POST", "/images/prune", { query: { filters: filtersWith(p, bool(p, "all") ? { dangling: ["false"] } : {}) } });
   const items = (r.ImagesDeleted ?? []) as { Untagged?: string; Deleted?: string }[];
   if (items.length) process.stdout.write(`Deleted Images:\n${items.map((x) => (x.Untagged ? `untagged: ${x.Untagged}` : `deleted: ${x.Deleted}`)).join("\n")}\n\n`);
   process.stdout.write(`Total reclaimed space: ${humanSize(r.SpaceReclaimed ?? 0)}\n`);
@@ -163,16 +172,16 @@ const systemPrune: Cmd = async (c, argv) => {
   if (!bool(p, "force") && !(await confirm(`WARNING! This will remove:\n${what.map((w) => `  - ${w}`).join("\n")}\n\nAre you sure you want to continue?`))) return;
   let space = 0;
   const section = (title: string, items: string[]): void => { if (items.length) process.stdout.write(`${title}:\n${items.join("\n")}\n\n`); };
-  const containers = await c.json("POST", "/containers/prune");
+  const containers = await c.json("POST", "/containers/prune", { query: { filters: filterFlags(p) } });
   section("Deleted Containers", containers.ContainersDeleted ?? []);
   space += containers.SpaceReclaimed ?? 0;
-  section("Deleted Networks", (await c.json("POST", "/networks/prune")).NetworksDeleted ?? []);
+  section("Deleted Networks", (await c.json("POST", "/networks/prune", { query: { filters: filterFlags(p) } })).NetworksDeleted ?? []);
   if (bool(p, "volumes")) {
     const v = await c.json("POST", "/volumes/prune");
     section("Deleted Volumes", v.VolumesDeleted ?? []);
     space += v.SpaceReclaimed ?? 0;
   }
-  const images = await c.json("POST", "/images/prune", { query: { filters: bool(p, "all") ? JSON.stringify({ dangling: ["false"] }) : undefined } });
+  const images = await c.json("POST", "/images/prune", { query: { filters: filtersWith(p, bool(p, "all") ? { dangling: ["false"] } : {}) } });
   section("Deleted Images", ((images.ImagesDeleted ?? []) as { Untagged?: string; Deleted?: string }[]).map((x) => (x.Untagged ? `untagged: ${x.Untagged}` : `deleted: ${x.Deleted}`)));
   space += images.SpaceReclaimed ?? 0;
   const cache = await c.json("POST", "/build/prune");

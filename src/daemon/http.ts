@@ -3,6 +3,7 @@
  * /v1.NN prefix, JSON bodies and errors in docker's shape ({"message": …}), docker's filter query
  * parameter, multiplexed stream frames, and connection hijacking for attach and exec.
  */
+import { parseGoDuration } from "../go-duration.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { BerthError, Conflict, FailedPrecondition, InvalidArgument, NotFound, NotImplemented, PermissionDenied, Unauthenticated, Unavailable } from "../errdefs.js";
@@ -126,6 +127,22 @@ export function labelMatches(filter: string, labels: Record<string, string> | nu
   const i = filter.indexOf("=");
   const k = i < 0 ? filter : filter.slice(0, i);
   return !!labels && k in labels && (i < 0 || labels[k] === filter.slice(i + 1));
+}
+
+/**
+ * docker's prune filters: `until` (a timestamp, unix seconds or a Go duration ago: only what was
+ * made before it) and `label` / `label!` (key or key=value: each must hold / none may). Other
+ * filters than these and `also` are refused, so a typo never widens what a prune removes.
+ */
+export function pruneFilter(f: Record<string, string[]>, also: string[] = []): (o: { created: number; labels?: Record<string, string> | null }) => boolean {
+  for (const k of Object.keys(f)) if (![...also, "until", "label", "label!"].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
+  let until: number | undefined;
+  if (f.until?.length) {
+    const v = f.until[0]!, ms = parseGoDuration(v);
+    until = ms !== undefined ? Date.now() / 1000 - ms / 1000 : /^\d+(\.\d+)?$/.test(v) ? Number(v) : Date.parse(v) / 1000;
+    if (Number.isNaN(until)) throw new InvalidArgument(`invalid filter 'until=${v}'`);
+  }
+  return (o) => (until === undefined || o.created < until) && (f.label ?? []).every((l) => labelMatches(l, o.labels)) && !(f["label!"] ?? []).some((l) => labelMatches(l, o.labels));
 }
 
 export const flag = (q: URLSearchParams, k: string): boolean => ["1", "true", "True"].includes(q.get(k) ?? "");

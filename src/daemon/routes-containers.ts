@@ -11,7 +11,7 @@ import type { Runtime } from "../runtime/runtime.js";
 import { DEFAULT_DETACH_KEYS, DetachFilter, parseDetachKeys } from "./detach-keys.js";
 import { Status201 } from "./routes-system.js";
 import { writeOrAbort } from "./http.js";
-import { flag, frame, labelMatches, parseFilters, Status, upgradeHeaders, type Ctx, type Router } from "./http.js";
+import { flag, frame, labelMatches, parseFilters, pruneFilter, Status, upgradeHeaders, type Ctx, type Router } from "./http.js";
 
 export interface ContainerDeps { runner: ContainerRunner; exec: ExecManager; runtime: Runtime }
 
@@ -229,10 +229,12 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
     }
     return new Status(200);
   });
-  r.add("POST", "/containers/prune", async () => {
+  r.add("POST", "/containers/prune", async (c) => {
+    const wanted = pruneFilter(parseFilters(c.query));
     const deleted: string[] = [];
     for (const x of runner.store.all()) {
       if (x.State.Running || x.State.Paused || x.State.Restarting || x.State.Status === "removing") continue;
+      if (!wanted({ created: Date.parse(x.Created) / 1000, labels: x.Config.Labels })) continue;
       await runner.remove(x.Id, {}).then(() => deleted.push(x.Id), () => {});
     }
     return { ContainersDeleted: deleted, SpaceReclaimed: 0 };

@@ -5,7 +5,7 @@ import type { EventBus } from "../engine/events.js";
 import { InvalidArgument } from "../errdefs.js";
 import type { NetworkManager } from "../network/manager.js";
 import { isPredefined, type NetworkRecord } from "../network/networks.js";
-import { labelMatches, parseFilters, Status, type Router } from "./http.js";
+import { labelMatches, parseFilters, pruneFilter, Status, type Router } from "./http.js";
 import { Status201 } from "./routes-system.js";
 
 export interface NetworkDeps {
@@ -61,11 +61,11 @@ export function networkRoutes(r: Router, d: NetworkDeps): void {
     return new Status(204);
   });
   r.add("POST", "/networks/prune", async (c) => {
-    const f = parseFilters(c.query);
+    const wanted = pruneFilter(parseFilters(c.query));
     const deleted: string[] = [];
     for (const n of d.network.store.list()) {
       if (isPredefined(n.Name) || users(n).length || d.network.attached(n.Id).length) continue;
-      if (!matches(n, Object.fromEntries(Object.entries(f).filter(([k]) => k === "label")))) continue;
+      if (!wanted({ created: Date.parse(n.Created) / 1000, labels: n.Labels })) continue;
       await d.network.removeNetwork(n.Id, users);
       d.events.emit("network", "destroy", n.Id, { name: n.Name, type: n.Driver });
       deleted.push(n.Name);

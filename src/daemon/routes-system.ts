@@ -7,7 +7,7 @@ import type { EngineImages } from "../engine/images.js";
 import type { VolumeStore } from "../engine/volumes.js";
 import type { CgroupManager } from "../runtime/cgroups/types.js";
 import { familiarString, parseReference, type ProgressEvent } from "../image/index.js";
-import { API_VERSION, MIN_API_VERSION, flag, labelMatches, parseFilters, Status, writeOrAbort, type Ctx, type Router } from "./http.js";
+import { API_VERSION, MIN_API_VERSION, flag, labelMatches, parseFilters, pruneFilter, Status, writeOrAbort, type Ctx, type Router } from "./http.js";
 import { loadImages, saveImages } from "../engine/image-archive.js";
 import { treeSize } from "../fsutil.js";
 import { applyChanges } from "../engine/container-changes.js";
@@ -155,7 +155,14 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
   r.add("POST", "/images/prune", async (c) => {
     const f = parseFilters(c.query);
     const all = (f.dangling ?? []).includes("false");
-    const inUse = (id: string): boolean => d.runner.store.all().some((x) => x.Image === id);
+    // Images the filters (until, label) leave out are kept like the ones in use.
+    const wanted = pruneFilter(f, ["dangling"]);
+    const spared = new Set<string>();
+    for (const img of await d.images.images.list()) {
+      const i = await d.images.images.inspect(img.id);
+      if (!wanted({ created: Date.parse(i.Created ?? "") / 1000 || 0, labels: (i.Config as { Labels?: Record<string, string> } | null)?.Labels })) spared.add(img.id);
+    }
+    const inUse = (id: string): boolean => spared.has(id) || d.runner.store.all().some((x) => x.Image === id);
     let items;
     if (all) {
       items = [];
@@ -285,7 +292,11 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
   });
   r.add("POST", "/volumes/prune", async (c) => {
     const f = parseFilters(c.query);
-    return d.volumes.prune({ inUse: (n) => d.runner.volumeUsers(n), all: (f.all ?? []).includes("true") || (f.all ?? []).includes("1") });
+    const wanted = pruneFilter(f, ["all"]);
+    return d.volumes.prune({
+      inUse: (n) => d.runner.volumeUsers(n), all: (f.all ?? []).includes("true") || (f.all ?? []).includes("1"),
+      wanted: (v) => wanted({ created: Date.parse(v.CreatedAt) / 1000, labels: v.Labels }),
+    });
   });
 }
 

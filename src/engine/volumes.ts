@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { mkdir, rm, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { Conflict, InvalidArgument, NotFound } from "../errdefs.js";
-import { writeFileAtomic } from "../fsutil.js";
+import { treeSize, writeFileAtomic } from "../fsutil.js";
 
 export interface Volume {
   Name: string;
@@ -88,15 +88,19 @@ export class VolumeStore {
     await rm(this.dir(name), { recursive: true, force: true });
   }
 
-  async prune(opts: { inUse?: (name: string) => string[]; all?: boolean } = {}): Promise<{ VolumesDeleted: string[]; SpaceReclaimed: number }> {
+  async prune(opts: { inUse?: (name: string) => string[]; all?: boolean; wanted?: (v: Volume) => boolean } = {}): Promise<{ VolumesDeleted: string[]; SpaceReclaimed: number }> {
     const deleted: string[] = [];
+    let space = 0;
     for (const v of this.list()) {
       // docker ≥ 23 prunes only anonymous volumes unless all=true.
       if (!opts.all && !("com.docker.volume.anonymous" in v.Labels)) continue;
+      if (opts.wanted && !opts.wanted(v)) continue;
       if ((opts.inUse?.(v.Name) ?? []).length) continue;
+      const size = await treeSize(v.Mountpoint);
       await this.remove(v.Name);
       deleted.push(v.Name);
+      space += size;
     }
-    return { VolumesDeleted: deleted, SpaceReclaimed: 0 };
+    return { VolumesDeleted: deleted, SpaceReclaimed: space };
   }
 }

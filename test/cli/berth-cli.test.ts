@@ -384,6 +384,28 @@ test("prune and system df: stopped containers and unused images go, only when co
   assert.match(sys, /Total reclaimed space: /);
   assert.equal(ok(["ps", "-aq"]), "");
   assert.doesNotMatch(ok(["network", "ls", "--format", "{{.Name}}"]), /cli-unused-net/);
+  // Prune filters narrow what goes (they were dropped, so a filtered prune removed everything).
+  ok(["run", "--name", "cli-keep", "-l", "keep=yes", "busybox", "true"]);
+  ok(["run", "--name", "cli-go", "busybox", "true"]);
+  assert.match(ok(["container", "prune", "-f", "--filter", "label!=keep=yes"]), /Deleted Containers:\n[0-9a-f]{64}\n/);
+  assert.equal(ok(["ps", "-a", "--format", "{{.Names}}"]), "cli-keep\n");
+  assert.doesNotMatch(ok(["container", "prune", "-f", "--filter", "until=1h"]), /Deleted/, "made just now: not older than an hour");
+  const bogus = berth(["container", "prune", "-f", "--filter", "colour=red"]);
+  assert.equal(bogus.status, 1);
+  assert.equal(bogus.stderr, "Error response from daemon: invalid filter 'colour'\n");
+  assert.equal(ok(["ps", "-a", "--format", "{{.Names}}"]), "cli-keep\n");
+  ok(["rm", "cli-keep"]);
+  // volume prune: asks first; named volumes only with -a; label filters; the space it freed.
+  ok(["volume", "create", "--label", "t=1", "cli-pv1"]);
+  ok(["volume", "create", "cli-pv2"]);
+  ok(["run", "--rm", "-v", "cli-pv2:/d", "busybox", "sh", "-c", "head -c 100000 /dev/zero > /d/f"]);
+  const asked = berth(["volume", "prune", "-a"], "n\n");
+  assert.match(asked.stderr, /all local volumes not used by at least one container\.\nAre you sure you want to continue\? \[y\/N\]/);
+  assert.doesNotMatch(ok(["volume", "prune", "-f"]), /cli-pv/, "named volumes stay without -a");
+  assert.match(ok(["volume", "prune", "-a", "-f", "--filter", "label=t=1"]), /^Deleted Volumes:\ncli-pv1\n/);
+  const all = ok(["volume", "prune", "-a", "-f"]);
+  assert.match(all, /^cli-pv2$/m);
+  assert.match(all, /Total reclaimed space: (\d{3}(\.\d+)?kB|[\d.]+MB)\n$/, "at least the 100 kB written");
 });
 
 test("sizes: ps -s, inspect -s and system df count what a container wrote and what a volume holds, as the docker CLI shows them", async () => {
