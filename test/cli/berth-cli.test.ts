@@ -158,6 +158,7 @@ test("images, tag, rmi, history and import from a tar on stdin", () => {
   assert.match(berth(["images", "--filter", "bogus=1"]).stderr, /invalid filter 'bogus'/);
   assert.match(ok(["rmi", "mine/busybox:v1"]), /Untagged: mine\/busybox:v1/);
   assert.ok(ok(["history", "busybox"]).startsWith("IMAGE"));
+  assert.match(ok(["history", "-q", "busybox"]), /^[0-9a-f]{12}\n$/);
   // docker's history entries: an import has no command and says where it came from.
   assert.deepEqual(ok(["history", "--format", "{{.CreatedBy}}|{{.Comment}}", "busybox"]).trim().split("\n").at(-1), "|Imported from -");
   const tar = spawnSync("bash", [join(repo, "scripts/busybox-image.sh")], { maxBuffer: 64 * 1024 * 1024 });
