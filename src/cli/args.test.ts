@@ -58,6 +58,7 @@ test("bad values are refused before anything reaches the daemon", () => {
   assert.throws(bad("--health-retries", "x"), /invalid argument "x" for "--health-retries"/);
   assert.throws(bad("--no-healthcheck", "--health-cmd", "true"), /--no-healthcheck conflicts with --health-\* options/);
   assert.throws(bad("--rm", "--restart", "always"), /Conflicting options: --restart and --rm/);
+  assert.throws(bad("-e", "=x"), /invalid environment variable: =x/);
 });
 
 test("--since/--until: Go durations are that long ago; unix seconds and dates pass; other text is refused", () => {

@@ -167,6 +167,7 @@ function fileLines(files: string[]): string[] {
 export function envList(p: Parsed): string[] {
   const out: string[] = [];
   for (const e of [...fileLines(list(p, "env-file")), ...list(p, "env")]) {
+    if (e.startsWith("=") || e === "") throw new CliError(`invalid environment variable: ${e}`);
     if (e.includes("=")) out.push(e);
     else if (process.env[e] !== undefined) out.push(`${e}=${process.env[e]}`);
   }
