@@ -89,8 +89,7 @@ export class HealthMonitor {
     let c: ContainerRecord;
     try { c = this.o.runner.store.get(id); } catch { return; }
     if (!this.check(c)) return;
-    const state = c.State as ContainerRecord["State"] & { Health?: HealthState };
-    if (fresh || !state.Health) state.Health = { Status: "starting", FailingStreak: 0, Log: [] };
+    if (fresh || !c.State.Health) c.State.Health = { Status: "starting", FailingStreak: 0, Log: [] };
     this.schedule(id);
   }
 
@@ -123,7 +122,7 @@ export class HealthMonitor {
   private async probe(id: string): Promise<void> {
     const c = this.o.runner.store.get(id);
     const k = this.check(c);
-    const health = (c.State as { Health?: HealthState }).Health;
+    const health = c.State.Health;
     if (!k || !health || !c.State.Running || c.State.Paused) return;
     const start = new Date();
     const r = await this.run(id, k.cmd, k.hc.Timeout);
