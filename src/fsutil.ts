@@ -42,26 +42,38 @@ export function writeFileVolatile(path: string, data: string | Uint8Array, mode 
   renameSync(tmp, path);
 }
 
-/**
- * The bytes a directory tree holds, as docker counts them for SizeRw and volume sizes: the sizes
- * of everything that is not a directory, each hard-linked inode once. Entries that vanish while
- * it walks are skipped (a running container changes its tree).
- */
-export async function treeSize(dir: string): Promise<number> {
-  const seen = new Set<bigint>();
-  let total = 0;
-  const walk = async (d: string): Promise<void> => {
-    let names: string[];
-    try { names = await readdir(d); } catch { return; }
-    for (const n of names) {
-      const p = `${d}/${n}`;
-      let st;
-      try { st = await lstat(p, { bigint: true }); } catch { continue; }
-      if (st.isDirectory()) { await walk(p); continue; }
-      if (st.nlink > 1n) { if (seen.has(st.ino)) continue; seen.add(st.ino); }
-      total += Number(st.size);
-    }
-  };
-  await walk(dir);
-  return total;
+export interface TreeUsage {
+  /** Apparent sizes of everything that is not a directory: docker's SizeRw and volume sizes. */
+  bytes: number;
+  /** Disk use of everything, directories too, as du(1): sparse files count what they hold. */
+  blocks: number;
+  inodes: number;
 }
+
+/**
+ * One walk of a directory tree, each hard-linked inode counted once. Entries that vanish while it
+ * walks are skipped (a running container changes its tree); a root that is not there throws.
+ */
+export async function treeUsage(root: string): Promise<TreeUsage> {
+  const seen = new Set<bigint>();
+  const u: TreeUsage = { bytes: 0, blocks: 0, inodes: 0 };
+  const visit = async (p: string, top: boolean): Promise<void> => {
+    let st;
+    try { st = await lstat(p, { bigint: true }); } catch (e) { if (top) throw e; return; }
+    if (st.nlink > 1n && !st.isDirectory()) {
+      if (seen.has(st.ino)) return;
+      seen.add(st.ino);
+    }
+    u.inodes++;
+    u.blocks += Number(st.blocks) * 512;
+    if (!st.isDirectory()) { u.bytes += Number(st.size); return; }
+    let names: string[];
+    try { names = await readdir(p); } catch (e) { if (top) throw e; return; }
+    for (const n of names) await visit(`${p}/${n}`, false);
+  };
+  await visit(root, true);
+  return u;
+}
+
+/** treeUsage's bytes, 0 when the tree is not there. */
+export const treeSize = (dir: string): Promise<number> => treeUsage(dir).then((u) => u.bytes, () => 0);

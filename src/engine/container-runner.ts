@@ -394,7 +394,7 @@ export class ContainerRunner {
   /** docker's SizeRw (bytes in the container's writable layer) and SizeRootFs (that plus its image). */
   async sizes(ref: string): Promise<{ SizeRw: number; SizeRootFs: number }> {
     const c = this.store.get(ref);
-    const rw = await treeSize(writableDir((await this.o.images.rootfsMounts(c.Id)) as SnapshotMount[])).catch(() => 0);
+    const rw = await treeSize(writableDir((await this.o.images.rootfsMounts(c.Id)) as SnapshotMount[]));
     const image = await this.o.images.inspect(c.Image).catch(() => undefined);
     return { SizeRw: rw, SizeRootFs: rw + Number((image as { Size?: number } | undefined)?.Size ?? 0) };
   }

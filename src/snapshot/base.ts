@@ -5,10 +5,11 @@
  * (full copies). Layout: see README.md.
  */
 import { randomBytes } from "node:crypto";
-import { lstat, mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AlreadyExists, BerthError, FailedPrecondition, InvalidArgument, fromErrno } from "../errdefs.js";
 import type { WhiteoutMode } from "./apply.js";
+import { treeUsage } from "../fsutil.js";
 import { MetaStore, METADATA_VERSION, type SnapRecord } from "./metadata.js";
 import type { Info, Kind, Mount, SnapshotOpts, Snapshotter, Usage } from "./snapshotter.js";
 
@@ -144,21 +145,8 @@ export abstract class DirSnapshotter implements Snapshotter {
   }
 
   async usage(key: string): Promise<Usage> {
-    const rec = await this.meta.get(key);
-    const seen = new Set<bigint>();
-    const u = { size: 0, inodes: 0 };
-    const visit = async (p: string): Promise<void> => {
-      const st = await lstat(p, { bigint: true });
-      if (st.nlink > 1n && !st.isDirectory()) {
-        if (seen.has(st.ino)) return;
-        seen.add(st.ino);
-      }
-      u.inodes++;
-      u.size += Number(st.blocks) * 512; // disk use, as du(1): sparse files count what they hold
-      if (st.isDirectory()) for (const c of await readdir(p)) await visit(join(p, c));
-    };
-    await visit(this.fsDir(rec));
-    return u;
+    const u = await treeUsage(this.fsDir(await this.meta.get(key)));
+    return { size: u.blocks, inodes: u.inodes };
   }
 
   async *diff(key: string): AsyncGenerator<Buffer> {
