@@ -266,34 +266,18 @@ export class EngineImages {
     try {
       let parent: string | undefined;
       // With overlay, every layer unpacks on a worker as soon as it is here and commits on its
-      // parent once that one has (unpackLayerFile); `committed[i]` settles when layer i has.
+      // parent once the layer below has (unpackLayerFile; pull.ts says when: info.below).
       const ahead = this.snapshots.parentFree;
-      const committed: { promise: Promise<void>; settle: (e?: unknown) => void }[] = [];
-      const slot = (i: number): (typeof committed)[number] => {
-        if (!committed[i]) {
-          let settle!: (e?: unknown) => void;
-          const promise = new Promise<void>((res, rej) => { settle = (e) => (e === undefined ? res() : rej(e)); });
-          promise.catch(() => {}); // a failure is reported by the layer itself
-          committed[i] = { promise, settle };
-        }
-        return committed[i]!;
-      };
       const r = await pullImage({ registry, content: this.content, images: this.images }, parseReference(ref), {
         signal: opts.signal, onProgress: opts.onProgress, unpackAhead: ahead,
-        applyLayer: async (i: number, digest: string, _mt: string, stream: Readable, info: { expectedDiffId: string; chainId: string; parentChainId?: string }) => {
+        applyLayer: async (i: number, digest: string, _mt: string, stream: Readable, info: { expectedDiffId: string; chainId: string; parentChainId?: string; below?: Promise<unknown> }) => {
           if (ahead) {
             stream.destroy(); // the worker reads the blob's file itself
-            try {
-              const u = await unpackLayerFile(this.snapshots, await this.content.blobPath(digest), {
-                parent: info.parentChainId, chainId: info.chainId, diffId: info.expectedDiffId,
-                parentReady: i === 0 ? Promise.resolve() : slot(i - 1).promise.catch(() => { throw new FailedPrecondition(`layer ${i - 1} of the image failed to unpack`); }),
-              });
-              slot(i).settle();
-              return u.diffId;
-            } catch (e) {
-              slot(i).settle(e);
-              throw e;
-            }
+            const below = (info.below ?? Promise.resolve()).catch(() => { throw new FailedPrecondition(`layer ${i - 1} of the image failed to unpack`); });
+            const u = await unpackLayerFile(this.snapshots, await this.content.blobPath(digest), {
+              parent: info.parentChainId, chainId: info.chainId, diffId: info.expectedDiffId, parentReady: below,
+            });
+            return u.diffId;
           }
           const u = await unpackLayer(this.snapshots, parent, stream, { diffId: info.expectedDiffId }).catch(async (e) => {
             if (/already exists/i.test((e as Error).message)) return { chainId: info.chainId, diffId: info.expectedDiffId };

@@ -28,7 +28,11 @@ import type { FetchedManifest, RegistryClient } from "./registry-client.js";
  */
 export type ApplyLayer = (
   index: number, digest: Digest, mediaType: string, stream: Readable,
-  info: { size: number; expectedDiffId: Digest; chainId: Digest; parentChainId?: Digest },
+  info: {
+    size: number; expectedDiffId: Digest; chainId: Digest; parentChainId?: Digest;
+    /** With unpackAhead: settles when the layer below has been applied (rejects if it failed). */
+    below?: Promise<unknown>;
+  },
 ) => Promise<Digest>;
 
 export interface PullOptions {
@@ -126,13 +130,13 @@ export async function pullImage(deps: PullDeps, input: string | Reference, opts:
     p.catch(() => {}); // awaited below in order; this only keeps an early failure from being "unhandled"
     return p;
   });
-  const unpack = async (i: number): Promise<void> => {
+  const unpack = async (i: number, below?: Promise<unknown>): Promise<void> => {
     const l = manifest.layers[i]!;
     await downloads[i];
     if (!opts.applyLayer) return;
     progress?.(progressEvent(l.digest, "Extracting", 0, l.size));
     const got = await opts.applyLayer(i, l.digest, l.mediaType, await content.readStream(l.digest), {
-      size: l.size, expectedDiffId: diffIds[i]!, chainId: chains[i]!, ...(i > 0 ? { parentChainId: chains[i - 1]! } : {}),
+      size: l.size, expectedDiffId: diffIds[i]!, chainId: chains[i]!, ...(i > 0 ? { parentChainId: chains[i - 1]! } : {}), ...(below ? { below } : {}),
     });
     if (got !== diffIds[i]) {
       throw new FailedPrecondition(`${what}: layer ${i} (${l.digest}): diff_id mismatch: config says ${diffIds[i]}, unpacked ${got}`);
@@ -141,8 +145,11 @@ export async function pullImage(deps: PullDeps, input: string | Reference, opts:
   };
   try {
     if (opts.unpackAhead) {
-      // Every layer's unpacking settles before a failure is reported: none is left running.
-      const all = await Promise.allSettled(manifest.layers.map((_, i) => unpack(i)));
+      // All start at once, each told when the one below it is done; every one settles before a
+      // failure is reported (the lowest layer's), so none is left running.
+      const started: Promise<void>[] = [];
+      for (let i = 0; i < manifest.layers.length; i++) started.push(unpack(i, started[i - 1]));
+      const all = await Promise.allSettled(started);
       const failed = all.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed) throw failed.reason;
     } else {

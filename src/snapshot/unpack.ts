@@ -25,26 +25,12 @@ export interface UnpackResult {
  * (a chain ID; none for the base layer). With `diffId`, a layer whose
  * content does not hash to it is refused (InvalidArgument) and nothing is kept.
  */
-export async function unpackLayer(sn: Snapshotter, parent: string | undefined, layer: ChunkSource, opts: { diffId?: string } = {}): Promise<UnpackResult> {
-  const key = `extract-${randomBytes(6).toString("hex")} ${parent ?? "base"}`;
-  const mounts = await sn.prepare(key, parent);
-  try {
-    const r = await applyLayer(writableDir(mounts), layer, { whiteouts: sn.whiteouts });
-    if (opts.diffId !== undefined && r.diffId !== opts.diffId) {
-      throw new InvalidArgument(`layer content hashes to ${r.diffId}, but the image says its diff_id is ${opts.diffId}`);
-    }
-    const chainId = extendChain(parent, r.diffId);
-    try {
-      await sn.commit(chainId, key);
-    } catch (err) {
-      if (!(err instanceof AlreadyExists)) throw err;
-      await sn.remove(key);
-    }
-    return { chainId, diffId: r.diffId, size: r.size };
-  } catch (err) {
-    await sn.remove(key).catch(() => undefined);
-    throw err;
-  }
+export function unpackLayer(sn: Snapshotter, parent: string | undefined, layer: ChunkSource, opts: { diffId?: string } = {}): Promise<UnpackResult> {
+  return unpackInto(sn, {
+    key: `extract-${randomBytes(6).toString("hex")} ${parent ?? "base"}`, prepareOn: parent, diffId: opts.diffId,
+    apply: (dir) => applyLayer(dir, layer, { whiteouts: sn.whiteouts }),
+    commitAs: (diffId) => ({ chainId: extendChain(parent, diffId) }),
+  });
 }
 
 /**
@@ -55,25 +41,44 @@ export async function unpackLayer(sn: Snapshotter, parent: string | undefined, l
  */
 export async function unpackLayerFile(sn: Snapshotter, file: string, o: { parent?: string; chainId: string; diffId: string; parentReady: Promise<unknown> }): Promise<UnpackResult> {
   if (!sn.parentFree) throw new FailedPrecondition(`the ${sn.name} snapshotter unpacks a layer only on its parent`);
+  o.parentReady.catch(() => {}); // awaited below; a failure there is the lower layer's to report
   if (await sn.stat(o.chainId).then(() => true, () => false)) {
     await o.parentReady;
     return { chainId: o.chainId, diffId: o.diffId, size: 0 };
   }
-  const key = `extract-${randomBytes(6).toString("hex")} ${o.chainId}`;
-  const mounts = await sn.prepare(key);
+  return unpackInto(sn, {
+    key: `extract-${randomBytes(6).toString("hex")} ${o.chainId}`, diffId: o.diffId,
+    apply: (dir) => applyLayerFile(dir, file, { whiteouts: sn.whiteouts }),
+    commitAs: async () => { await o.parentReady; return { chainId: o.chainId, parent: o.parent }; },
+  });
+}
+
+/**
+ * The steps both share: prepare `key` (on `prepareOn`), apply into its writable dir, check the
+ * diff_id, commit under the chain ID `commitAs` gives (on the parent it gives); if another unpack
+ * committed that chain ID meanwhile, ours is dropped. Nothing of a failed unpack is kept.
+ */
+async function unpackInto(sn: Snapshotter, o: {
+  key: string; prepareOn?: string; diffId?: string;
+  apply: (dir: string) => Promise<{ diffId: string; size: number }>;
+  commitAs: (diffId: string) => { chainId: string; parent?: string } | Promise<{ chainId: string; parent?: string }>;
+}): Promise<UnpackResult> {
+  const mounts = await sn.prepare(o.key, o.prepareOn);
   try {
-    const r = await applyLayerFile(writableDir(mounts), file, { whiteouts: sn.whiteouts });
-    if (r.diffId !== o.diffId) throw new InvalidArgument(`layer content hashes to ${r.diffId}, but the image says its diff_id is ${o.diffId}`);
-    await o.parentReady;
+    const r = await o.apply(writableDir(mounts));
+    if (o.diffId !== undefined && r.diffId !== o.diffId) {
+      throw new InvalidArgument(`layer content hashes to ${r.diffId}, but the image says its diff_id is ${o.diffId}`);
+    }
+    const { chainId, parent } = await o.commitAs(r.diffId);
     try {
-      await sn.commit(o.chainId, key, { parent: o.parent });
+      await sn.commit(chainId, o.key, parent !== undefined ? { parent } : {});
     } catch (err) {
       if (!(err instanceof AlreadyExists)) throw err;
-      await sn.remove(key);
+      await sn.remove(o.key);
     }
-    return { chainId: o.chainId, diffId: r.diffId, size: r.size };
+    return { chainId, diffId: r.diffId, size: r.size };
   } catch (err) {
-    await sn.remove(key).catch(() => undefined);
+    await sn.remove(o.key).catch(() => undefined);
     throw err;
   }
 }
