@@ -9,7 +9,8 @@ import { ApiError, CliError, each, ExitCode } from "./errors.js";
 import { portsLine } from "../network/ports.js";
 import { ago, bytesSize, goTime, humanSize, printRows, table, template } from "./format.js";
 import { createBody, resourceFields, RESOURCE_FLAG_NAMES, restartFlag, RUN_FLAGS } from "./run-config.js";
-import { demux, relay } from "./stdio.js";
+import { relay } from "./stdio.js";
+import { demux } from "../stream-frames.js";
 import { pullWithProgress } from "./images.js";
 
 type Cmd = (c: Client, argv: string[]) => Promise<void>;

@@ -4,20 +4,7 @@
  * `-t`, and the window size sent at start and on every SIGWINCH.
  */
 import type { Socket } from "node:net";
-
-/** Splits docker's stream frames ([stream, 0, 0, 0, size32be] + payload). */
-export function demux(onFrame: (stream: number, data: Buffer) => void): (chunk: Buffer) => void {
-  let buf: Buffer = Buffer.alloc(0);
-  return (chunk) => {
-    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-    while (buf.length >= 8) {
-      const size = buf.readUInt32BE(4);
-      if (buf.length < 8 + size) break;
-      onFrame(buf[0]!, buf.subarray(8, 8 + size));
-      buf = buf.subarray(8 + size);
-    }
-  };
-}
+import { demux } from "../stream-frames.js";
 
 export interface AttachOptions {
   tty: boolean;

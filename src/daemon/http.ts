@@ -1,7 +1,7 @@
 /**
  * The small HTTP toolkit berthd's Docker API needs: a router with path parameters and the optional
  * /v1.NN prefix, JSON bodies and errors in docker's shape ({"message": …}), docker's filter query
- * parameter, multiplexed stream frames, and connection hijacking for attach and exec.
+ * parameter, and connection hijacking for attach and exec (the frames: src/stream-frames.ts).
  */
 import { parseGoDuration } from "../go-duration.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -133,9 +133,11 @@ export function labelMatches(filter: string, labels: Record<string, string> | nu
  * docker's prune filters: `until` (a timestamp, unix seconds or a Go duration ago: only what was
  * made before it) and `label` / `label!` (key or key=value: each must hold / none may). Other
  * filters than these and `also` are refused, so a typo never widens what a prune removes.
+ * Undefined when none of them is given.
  */
-export function pruneFilter(f: Record<string, string[]>, also: string[] = []): (o: { created: number; labels?: Record<string, string> | null }) => boolean {
+export function pruneFilter(f: Record<string, string[]>, also: string[] = []): ((o: { created: number; labels?: Record<string, string> | null }) => boolean) | undefined {
   for (const k of Object.keys(f)) if (![...also, "until", "label", "label!"].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
+  if (!f.until?.length && !f.label?.length && !f["label!"]?.length) return undefined; // everything is wanted
   let until: number | undefined;
   if (f.until?.length) {
     const v = f.until[0]!, ms = parseGoDuration(v);
@@ -158,14 +160,6 @@ export function httpStatus(e: unknown): number {
   if (e instanceof NotImplemented) return 501;
   if (e instanceof BerthError) return 500;
   return 500;
-}
-
-/** docker's multiplexed stream frame: type (1 stdout, 2 stderr), 3 zero bytes, uint32 BE length. */
-export function frame(stream: "stdout" | "stderr", data: Buffer): Buffer {
-  const h = Buffer.alloc(8);
-  h[0] = stream === "stdout" ? 1 : 2;
-  h.writeUInt32BE(data.length, 4);
-  return Buffer.concat([h, data]);
 }
 
 export function upgradeHeaders(socket: Duplex, tty: boolean, upgraded: boolean): void {

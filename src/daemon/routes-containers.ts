@@ -11,7 +11,8 @@ import type { Runtime } from "../runtime/runtime.js";
 import { DEFAULT_DETACH_KEYS, DetachFilter, parseDetachKeys } from "./detach-keys.js";
 import { Status201 } from "./routes-system.js";
 import { writeOrAbort } from "./http.js";
-import { flag, frame, labelMatches, parseFilters, pruneFilter, Status, upgradeHeaders, type Ctx, type Router } from "./http.js";
+import { frame } from "../stream-frames.js";
+import { flag, labelMatches, parseFilters, pruneFilter, Status, upgradeHeaders, type Ctx, type Router } from "./http.js";
 
 export interface ContainerDeps { runner: ContainerRunner; exec: ExecManager; runtime: Runtime }
 
@@ -234,7 +235,7 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
     const deleted: string[] = [];
     for (const x of runner.store.all()) {
       if (x.State.Running || x.State.Paused || x.State.Restarting || x.State.Status === "removing") continue;
-      if (!wanted({ created: Date.parse(x.Created) / 1000, labels: x.Config.Labels })) continue;
+      if (wanted && !wanted({ created: Date.parse(x.Created) / 1000, labels: x.Config.Labels })) continue;
       await runner.remove(x.Id, {}).then(() => deleted.push(x.Id), () => {});
     }
     return { ContainersDeleted: deleted, SpaceReclaimed: 0 };

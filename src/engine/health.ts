@@ -8,6 +8,7 @@
  * event and is saved. Probes pause with the container and stop when it stops.
  */
 import { formatGoDuration } from "../go-duration.js";
+import { demux } from "../stream-frames.js";
 import type { ContainerRecord } from "./container-store.js";
 import type { ContainerRunner } from "./container-runner.js";
 import type { EventBus } from "./events.js";
@@ -160,15 +161,9 @@ export class HealthMonitor {
     } catch (e) {
       return { code: -1, output: (e as Error).message };
     }
-    let buf = Buffer.alloc(0);
-    sock?.on("data", (d: Buffer) => {
-      // docker's stream frames: [stream, 0, 0, 0, size32be] + payload.
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 8 && buf.length >= 8 + buf.readUInt32BE(4)) {
-        if (output.length < MAX_OUTPUT) output = Buffer.concat([output, buf.subarray(8, 8 + buf.readUInt32BE(4))]).subarray(0, MAX_OUTPUT);
-        buf = buf.subarray(8 + buf.readUInt32BE(4));
-      }
-    });
+    sock?.on("data", demux((_stream, data) => {
+      if (output.length < MAX_OUTPUT) output = Buffer.concat([output, data]).subarray(0, MAX_OUTPUT);
+    }));
     sock?.on("error", () => {});
     const timedOut = await Promise.race([this.o.exec.ended(Id).then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), timeoutNs / 1e6).unref())]);
     if (timedOut) {
