@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { b, bool, goDuration, l, list, parseArgs, s, str, unixTime } from "./args.js";
+import { b, bool, l, list, parseArgs, s, str, unixTime } from "./args.js";
+import { parseGoDuration as goDuration } from "../go-duration.js";
 import { CliError } from "./errors.js";
 import { createBody, mountFlag, RUN_FLAGS, sizeFlag } from "./run-config.js";
 

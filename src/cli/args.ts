@@ -95,13 +95,10 @@ export function needArgs(cmd: string, p: Parsed, min: number, max = Infinity): v
   throw new CliError(`"berth ${cmd}" requires ${what}.\nSee 'berth ${cmd} --help'.`);
 }
 
-/** A Go duration ("10m", "1h30m", "0.5s", "300ms") in milliseconds, or undefined if `v` is not one. */
-export const goDuration = parseGoDuration;
-
 /** docker's time flags (--since, --until): a Go duration ago ("10m", "1h30m", "0.5s"), unix seconds, or a date. */
 export function unixTime(flag: string, v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
-  const d = goDuration(v);
+  const d = parseGoDuration(v);
   if (d !== undefined) return ((Date.now() - d) / 1000).toFixed(3); // relative: that long ago
   if (/^\d+(\.\d+)?$/.test(v)) return v;
   const t = Date.parse(v);

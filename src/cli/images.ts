@@ -165,8 +165,9 @@ const history: Cmd = async (c, argv) => {
   const p = parseArgs("history", argv, [b("quiet", "q"), b("no-trunc"), b("human", "H"), s("format")]);
   needArgs("history", p, 1, 1);
   const rows = await c.json<any[]>("GET", `/images/${p.args[0]}/history`);
-  if (bool(p, "quiet")) { for (const h of rows) process.stdout.write(`${h.Id === "<missing>" || bool(p, "no-trunc") ? h.Id : String(h.Id).replace(/^sha256:/, "").slice(0, 12)}\n`); return; }
-  const view = rows.map((h) => ({ ID: h.Id === "<missing>" ? "<missing>" : String(h.Id).replace(/^sha256:/, "").slice(0, 12), CreatedSince: ago(h.Created), CreatedBy: bool(p, "no-trunc") ? h.CreatedBy : String(h.CreatedBy ?? "").slice(0, 45), Size: humanSize(h.Size ?? 0), Comment: h.Comment ?? "" }));
+  const idOf = (id: string): string => (id === "<missing>" || bool(p, "no-trunc") ? id : id.replace(/^sha256:/, "").slice(0, 12));
+  if (bool(p, "quiet")) { for (const h of rows) process.stdout.write(`${idOf(String(h.Id))}\n`); return; }
+  const view = rows.map((h) => ({ ID: idOf(String(h.Id)), CreatedSince: ago(h.Created), CreatedBy: bool(p, "no-trunc") ? h.CreatedBy : String(h.CreatedBy ?? "").slice(0, 45), Size: humanSize(h.Size ?? 0), Comment: h.Comment ?? "" }));
   printRows(view, str(p, "format"), { header: ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], cells: (r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment].map(String) });
 };
 

@@ -6,7 +6,8 @@
 import { RESOURCE_VIEW_ANNOTATION } from "../runtime/spec.js";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { b, bool, goDuration, l, list, s, str, type FlagSpec, type Parsed } from "./args.js";
+import { b, bool, l, list, s, str, type FlagSpec, type Parsed } from "./args.js";
+import { parseGoDuration } from "../go-duration.js";
 import { CliError } from "./errors.js";
 import { parsePublish } from "../network/ports.js";
 
@@ -50,7 +51,7 @@ export function healthFlags(p: Parsed): Record<string, unknown> | undefined {
   const duration = (f: string): number | undefined => {
     const v = str(p, f);
     if (v === undefined) return undefined;
-    const ms = goDuration(v);
+    const ms = parseGoDuration(v);
     if (ms === undefined) throw new CliError(`invalid argument "${v}" for "--${f}" flag: time: invalid duration "${v}"`);
     if (ms !== 0 && ms < 1) throw new CliError(`--${f} cannot be less than 1ms`);
     return Math.round(ms * 1e6);

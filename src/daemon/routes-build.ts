@@ -61,7 +61,6 @@ export function buildRoutes(r: Router, d: BuildDeps): void {
     };
     if (q.get("remote")) throw new InvalidArgument("building from a remote context is not supported: send the context as the request body");
     for (const t of opts.tags) parseReference(t); // a bad -t is refused before the build, not after it
-
     const dir = await mkdtemp(join(d.dataRoot, "build", "context-"));
     const res = c.res!;
     const send = (o: unknown): void => { if (!res.writableEnded) res.write(`${JSON.stringify(o)}\n`); };

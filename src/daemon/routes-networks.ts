@@ -65,7 +65,7 @@ export function networkRoutes(r: Router, d: NetworkDeps): void {
     const deleted: string[] = [];
     for (const n of d.network.store.list()) {
       if (isPredefined(n.Name) || users(n).length || d.network.attached(n.Id).length) continue;
-      if (!wanted({ created: Date.parse(n.Created) / 1000, labels: n.Labels })) continue;
+      if (wanted && !wanted({ created: Date.parse(n.Created) / 1000, labels: n.Labels })) continue;
       await d.network.removeNetwork(n.Id, users);
       d.events.emit("network", "destroy", n.Id, { name: n.Name, type: n.Driver });
       deleted.push(n.Name);

@@ -158,7 +158,7 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
     // Images the filters (until, label) leave out are kept like the ones in use.
     const wanted = pruneFilter(f, ["dangling"]);
     const spared = new Set<string>();
-    for (const img of await d.images.images.list()) {
+    if (wanted) for (const img of await d.images.images.list()) {
       const i = await d.images.images.inspect(img.id);
       if (!wanted({ created: Date.parse(i.Created ?? "") / 1000 || 0, labels: (i.Config as { Labels?: Record<string, string> } | null)?.Labels })) spared.add(img.id);
     }
@@ -295,7 +295,7 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
     const wanted = pruneFilter(f, ["all"]);
     return d.volumes.prune({
       inUse: (n) => d.runner.volumeUsers(n), all: (f.all ?? []).includes("true") || (f.all ?? []).includes("1"),
-      wanted: (v) => wanted({ created: Date.parse(v.CreatedAt) / 1000, labels: v.Labels }),
+      wanted: wanted && ((v) => wanted({ created: Date.parse(v.CreatedAt) / 1000, labels: v.Labels })),
     });
   });
 }
