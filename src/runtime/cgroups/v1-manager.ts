@@ -3,7 +3,6 @@
  * "cpu,cpuacct"), each with its own copy of the group's directory.
  */
 import { mkdirSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { LinuxResources } from "../spec.js";
 import { FailedPrecondition, Unavailable, wrap } from "../../errdefs.js";
@@ -193,7 +192,7 @@ async function fillCpuset(parent: string, dir: string): Promise<void> {
   for (const f of ["cpuset.cpus", "cpuset.mems"]) {
     const cur = await readOptional(join(dir, f));
     if (cur === undefined || cur !== "") continue;
-    const fromParent = (await readFile(join(parent, f), "utf8")).trim();
+    const fromParent = (await readOptional(join(parent, f))) ?? "";
     if (fromParent) await writeCgroupFile(join(dir, f), fromParent);
   }
 }

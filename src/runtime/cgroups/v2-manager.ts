@@ -3,7 +3,7 @@
  * every ancestor lists it in cgroup.subtree_control ("top-down constraint"),
  * so create() enables them level by level from the root down to the parent.
  */
-import { mkdir } from "node:fs/promises";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { LinuxResources } from "../spec.js";
 import { FailedPrecondition, Unavailable, wrap } from "../../errdefs.js";
@@ -75,7 +75,7 @@ export class V2Cgroup implements Cgroup {
       await this.enableControllers(cur, warnings);
       cur = join(cur, segments[i]!);
       try {
-        await mkdir(cur);
+        mkdirSync(cur); // cgroupfs: microseconds, no thread-pool hop
         if (i === segments.length - 1) createdLeaf = true;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw wrap(err, `create cgroup dir ${cur}`);
