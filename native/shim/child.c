@@ -93,6 +93,22 @@ static int check_cwd(struct bsh_err *err) {
   return 0;
 }
 
+/*
+ * The point where the runtime's go is awaited: it has placed this process in its cgroups, written
+ * its id maps and run the runtime hooks. The namespace steps that need that follow at once.
+ */
+static int wait_parent(struct bsh_child_ctx *ctx, struct bsh_err *err) {
+  char c;
+  ssize_t n;
+  do n = read(ctx->go_fd, &c, 1); while (n < 0 && errno == EINTR);
+  if (n != 1) _exit(1); /* the runtime aborted the create */
+  close(ctx->go_fd);
+  if (ctx->cgroupns && unshare(CLONE_NEWCGROUP) < 0) return bsh_fail(err, "cgroup namespace", errno, "unshare");
+  if (ctx->userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+    return bsh_fail(err, "user namespace", errno, "become root of the new user namespace");
+  return 0;
+}
+
 int bsh_child_run(struct bsh_child_ctx *ctx, struct bsh_err *err) {
   char exec_path[4096] = "";
   int resolved = 0, exec_line = -1;
@@ -105,7 +121,9 @@ int bsh_child_run(struct bsh_child_ctx *ctx, struct bsh_err *err) {
     int n = l->nfields;
     const char *op = f[0];
     int r = 0;
-    if (strcmp(op, "setsid") == 0) {
+    if (strcmp(op, "wait-parent") == 0) {
+      r = wait_parent(ctx, err);
+    } else if (strcmp(op, "setsid") == 0) {
       if (setsid() < 0) r = bsh_fail(err, "setsid", errno, "-");
     } else if (strcmp(op, "link-up") == 0 && n > 1) {
       r = link_up(f[1], err);

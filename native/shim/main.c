@@ -258,6 +258,11 @@ int main(int argc, char **argv) {
       close(fd);
     }
   }
+  /* The child waits for the runtime's go (cgroup placement, id maps, runtime hooks) where the
+   * plan says: a child section without that point would run ahead of its placement. */
+  int has_wait = 0;
+  for (int i = start; i < nlines; i++) has_wait |= !strcmp(lines[i].fields[0], "wait-parent");
+  if (!has_wait) { bsh_fail(&err, "plan", EINVAL, "the child section has no wait-parent directive"); bsh_report_error(&err); return 1; }
   int go[2], execp[2];
   if (pipe2(go, O_CLOEXEC) < 0 || pipe2(execp, O_CLOEXEC) < 0) { bsh_fail(&err, "pipe", errno, "-"); bsh_report_error(&err); return 1; }
 
@@ -271,18 +276,11 @@ int main(int argc, char **argv) {
     close(go[1]);
     close(execp[0]);
     close(ack_fd);
-    char c;
-    ssize_t n;
-    do n = read(go[0], &c, 1); while (n < 0 && errno == EINTR);
-    if (n != 1) _exit(1);
-    close(go[0]);
     int r = bsh_io_child(&err); /* io.c: the stdio pipes become 0, 1, 2 before the first step */
-    if (r == 0 && cgroupns && unshare(CLONE_NEWCGROUP) < 0) r = bsh_fail(&err, "cgroup namespace", errno, "unshare");
-    if (r == 0 && userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
-      r = bsh_fail(&err, "user namespace", errno, "become root of the new user namespace");
     if (r == 0) {
       struct bsh_child_ctx ctx = {.lines = lines, .nlines = nlines, .start = start, .fifo_fd = fifo_fd,
-                                  .console_fd = console_fd, .exec_pipe = execp[1], .preserve_fds = preserve, .userns = userns};
+                                  .console_fd = console_fd, .exec_pipe = execp[1], .preserve_fds = preserve,
+                                  .userns = userns, .cgroupns = cgroupns, .go_fd = go[0]};
       bsh_child_run(&ctx, &err);
     }
     bsh_report_error(&err);
@@ -305,7 +303,10 @@ int main(int argc, char **argv) {
     waitpid(pid, NULL, 0);
     return 1;
   }
-  if (write(go[1], "g", 1) != 1) return 1;
+  /* A child that failed before its wait-parent point is gone (its error is reported): the
+   * write fails with EPIPE, and the monitor below reaps it. */
+  signal(SIGPIPE, SIG_IGN);
+  if (write(go[1], "g", 1) != 1 && !monitor_mode) return 1;
   close(go[1]);
   if (!monitor_mode) return 0;
   return monitor(execp[0], exitfile);

@@ -60,6 +60,8 @@ struct bsh_child_ctx {
   int exec_pipe;        /* CLOEXEC write end; 'E' is written on failure (monitor mode) */
   int preserve_fds;     /* extra fds kept open after 0,1,2 */
   int userns;           /* a user namespace was created: become its root after maps */
+  int cgroupns;         /* a cgroup namespace is to be created, once placed in the cgroup */
+  int go_fd;            /* read end: one byte when the runtime has placed the child */
 };
 int bsh_child_run(struct bsh_child_ctx *ctx, struct bsh_err *err);
 

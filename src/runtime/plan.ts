@@ -247,12 +247,21 @@ export function buildCreatePlan(spec: Spec, opts: CreatePlanOptions): Plan {
   if (linux.seccomp) for (const l of seccompPlanLines(linux.seccomp)) w.lines.push(l);
 
   w.add("child");
+  // Where the child waits for the runtime's go (its cgroup placement, id maps, runtime hooks).
+  // Placement waits out an RCU grace period in the kernel (cgroups/fs-io.ts, moveProcess), so the
+  // child builds its mounts meanwhile — unless something it does first needs the go: a user
+  // namespace (no privilege before the maps), a cgroup namespace (unshared once placed), or
+  // prestart/createRuntime hooks (they run on the host before any of the container's setup).
+  // Devices are made after it, so mknod is checked against the container's device rules.
+  const waitFirst = userns || created.has("cgroup") || !!spec.hooks?.prestart?.length || !!spec.hooks?.createRuntime?.length;
+  if (waitFirst) w.add("wait-parent");
   w.add("setsid");
   if (created.has("net")) w.add("link-up", "lo");
   w.add("propagate-host", "/", rootPropagation(linux.rootfsPropagation));
   w.add("root", rootfs);
   w.add("mount", rootfs, "/", "-", MS.BIND | MS.REC, "-", "dir");
   (spec.mounts ?? []).forEach((m, i) => mountLines(w, m, i, opts.bundle, opts.cgroupMounts, created.has("cgroup")));
+  if (!waitFirst) w.add("wait-parent");
   deviceLines(w, linux.devices ?? [], userns);
   w.add("symlink", "pts/ptmx", "/dev/ptmx");
   for (const [t, l] of [["/proc/self/fd", "/dev/fd"], ["/proc/self/fd/0", "/dev/stdin"], ["/proc/self/fd/1", "/dev/stdout"], ["/proc/self/fd/2", "/dev/stderr"]]) w.add("symlink", t!, l!);
@@ -328,6 +337,7 @@ export function buildExecPlan(process: Process, opts: ExecPlanOptions): Plan {
   const seccomp = opts.spec.linux?.seccomp;
   if (seccomp) for (const l of seccompPlanLines(seccomp)) w.lines.push(l);
   w.add("child");
+  w.add("wait-parent");
   w.add("setsid");
   if (process.terminal) {
     if (!opts.consoleSocket && !opts.io?.terminalRelay) throw new InvalidArgument("process.terminal: a terminal needs --console-socket");

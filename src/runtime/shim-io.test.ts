@@ -7,13 +7,15 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type StdioOptions } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { shimPath } from "./shim.js";
 import { encodeField } from "./plan-encoding.js";
+
+const MS_REC = 0x4000, MS_PRIVATE = 0x40000;
 
 if (process.getuid?.() !== 0) throw new Error("shim-io tests need root: they create pid and mount namespaces");
 
@@ -27,10 +29,13 @@ function ownCaps(): string[] {
   });
 }
 
-/** A monitor-mode plan running `sh -c script`; childSteps go between setsid and chdir. */
-function plan(parent: string[][], script: string, childSteps: string[][] = []): string {
+/**
+ * A monitor-mode plan running `sh -c script`; childSteps go between setsid and chdir, earlySteps
+ * before the wait-parent point (the child runs them without waiting for the runtime's go).
+ */
+function plan(parent: string[][], script: string, childSteps: string[][] = [], earlySteps: string[][] = []): string {
   const [bnd, eff, prm, inh] = ownCaps();
-  const lines = [["mode", "monitor"], ...parent, ["clone", "pid,mnt"], ["child"], ["setsid"], ...childSteps,
+  const lines = [["mode", "monitor"], ...parent, ["clone", "pid,mnt"], ["child"], ...earlySteps, ["wait-parent"], ["setsid"], ...childSteps,
     ["chdir", "/"], ["umask", "18"], ["env", "PATH=/usr/bin:/bin"], ["arg", "sh"], ["arg", "-c"], ["arg", script],
     ["identity", "0", "0", "-", bnd!, eff!, prm!, inh!, "0"], ["exec", "sh"]];
   return lines.map((l) => l.map(encodeField).join(" ")).join("\n") + "\n";
@@ -324,6 +329,30 @@ test("stdio directives outside monitor mode are refused before clone", { timeout
   const dir = tempDir(t);
   const run = runShim(t, plan([["log", join(dir, "c.log"), "0", "0"]], "true").replace("mode monitor", "mode exec"));
   await assert.rejects(run.exit, /error stdio 22 /);
+  assert.equal(await run.code, 1);
+  assert.equal(run.reports.some((r) => r.startsWith("pid ")), false, "nothing was cloned");
+});
+
+test("the child runs the steps before wait-parent while the runtime holds the go, and the rest after it", { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  for (const d of ["early", "late"]) mkdirSync(join(dir, d));
+  const tmpfs = (d: string): string[] => ["mount", "tmpfs", join(dir, d), "tmpfs", "0", "-", "dir"];
+  // Private first: the child's mounts must not propagate to the host's namespace.
+  const early = [["propagate-host", "/", String(MS_PRIVATE | MS_REC)], ["root", "/"], tmpfs("early")];
+  const run = runShim(t, plan([], "sleep 30", [tmpfs("late")], early));
+  const pid = await run.pid;
+  const mounted = (d: string): boolean => readFileSync(`/proc/${pid}/mountinfo`, "utf8").includes(` ${join(dir, d)} `);
+  await until("the early mount", () => mounted("early"));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(mounted("late"), false, "no step after wait-parent ran before the go");
+  run.go();
+  await until("the late mount", () => mounted("late"));
+  assert.equal(readFileSync("/proc/self/mountinfo", "utf8").includes(join(dir, "early")), false, "the host saw none of it");
+});
+
+test("a plan whose child section has no wait-parent point is refused before clone", { timeout: 60_000 }, async (t) => {
+  const run = runShim(t, plan([], "true").replace("wait-parent\n", ""));
+  await assert.rejects(run.exit, /error plan 22 .*wait-parent/);
   assert.equal(await run.code, 1);
   assert.equal(run.reports.some((r) => r.startsWith("pid ")), false, "nothing was cloned");
 });
