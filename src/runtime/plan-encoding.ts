@@ -3,8 +3,10 @@
  * [A-Za-z0-9._/:=,+@-] becomes %XX, so a field never holds a space or a newline.
  */
 const SAFE = /^[A-Za-z0-9._/:=,+@-]$/;
+const ALL_SAFE = /^[A-Za-z0-9._/:=,+@-]*$/;
 
 export function encodeField(s: string): string {
+  if (ALL_SAFE.test(s)) return s; // most fields (a plan has a few thousand): no byte to escape
   let out = "";
   for (const b of Buffer.from(s, "utf8")) {
     const c = String.fromCharCode(b);
