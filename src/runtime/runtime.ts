@@ -110,9 +110,18 @@ export function releaseFifo(fifo: string, s: SavedState): Promise<boolean> {
   });
 }
 
-function withDefaultDevices(r: LinuxResources | undefined): LinuxResources | undefined {
+/**
+ * The spec's device rules, then ALLOWED_DEVICES — less those already allowed after the spec's last
+ * deny rule, where appending them again changes nothing (docker's spec lists the same defaults;
+ * each rule is a cgroupfs write).
+ */
+export function withDefaultDevices(r: LinuxResources | undefined): LinuxResources | undefined {
   if (!r?.devices) return r;
-  return { ...r, devices: [...r.devices, ...ALLOWED_DEVICES] };
+  const key = (d: DeviceRule): string => `${d.allow}:${d.type ?? "a"}:${d.major ?? -1}:${d.minor ?? -1}:${d.access ?? "rwm"}`;
+  let lastDeny = -1;
+  r.devices.forEach((d, i) => { if (!d.allow) lastDeny = i; });
+  const allowed = new Set(r.devices.slice(lastDeny + 1).map(key));
+  return { ...r, devices: [...r.devices, ...ALLOWED_DEVICES.filter((d) => !allowed.has(key(d)))] };
 }
 
 export function loadBundleSpec(bundle: string): Spec {
