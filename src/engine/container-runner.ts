@@ -42,7 +42,7 @@ import { bindingsOf } from "../network/ports.js";
 export interface ImageServiceLike {
   inspect(ref: string): Promise<{ Id: string; RepoTags?: string[]; Config?: Record<string, any> | null }>;
   prepareRootfs(key: string, imageId: string): Promise<unknown>;
-  mountRootfs(mounts: any, target: string): Promise<void> | void;
+  mountRootfs(mounts: any, target: string, o?: { volatile?: boolean }): Promise<void> | void;
   unmountRootfs(target: string): Promise<void> | void;
   removeRootfs(key: string): Promise<void>;
   rootfsMounts(key: string): Promise<unknown>;
@@ -473,7 +473,7 @@ export class ContainerRunner {
     let mounted = false;
     try {
       if (!isMountpoint(rootfs)) {
-        await this.o.images.mountRootfs(await this.o.images.rootfsMounts(id), rootfs);
+        await this.o.images.mountRootfs(await this.o.images.rootfsMounts(id), rootfs, { volatile: !!c.HostConfig.AutoRemove });
         mounted = true;
       }
       // As dockerd: a working directory the image lacks is made (root's, 0755) before the process
@@ -595,21 +595,22 @@ export class ContainerRunner {
     try { c = this.store.get(id); } catch { return; }
     if (!c.State.Running && c.State.Status !== "paused") return;
     const code = this.readExit(id);
+    const restart = this.shouldRestart(c, code);
     let oom = false;
     try { oom = (await this.o.runtime.cgroupOf(id).oomKillCount()) > 0; } catch { /* cgroup gone */ }
     try { await this.o.runtime.delete(id, true); } catch (e) { this.log("warn", `delete runtime state of ${id}: ${(e as Error).message}`); }
     await this.teardownNetwork(id);
     await Promise.resolve(this.o.images.unmountRootfs(this.rootfsDir(id))).catch(() => {});
     Object.assign(c.State, { Status: "exited" as const, Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: new Date().toISOString() });
-    await this.store.save(c);
+    // An auto-removed container is not saved as exited (two fsyncs) just before its record goes:
+    // after a crash in between it is still "running" on disk, and recover() ends it the same way.
+    const remove = !restart && !!c.HostConfig.AutoRemove;
+    if (!remove) await this.store.save(c);
     if (oom) this.o.events.emit("container", "oom", id, this.attrs(c));
     this.o.events.emit("container", "die", id, this.attrs(c, { exitCode: String(code) }));
     this.notify(id, { StatusCode: code });
-    if (this.shouldRestart(c, code)) {
-      this.scheduleRestart(c);
-    } else if (c.HostConfig.AutoRemove) {
-      await this.removeLocked(id, { force: true, volumes: true });
-    }
+    if (restart) this.scheduleRestart(c);
+    else if (remove) await this.removeLocked(id, { force: true, volumes: true });
   }
 
   private shouldRestart(c: ContainerRecord, code: number): boolean {

@@ -37,6 +37,24 @@ test("run --rm: stdout and stderr apart, the exit code, nothing left behind", ()
   assert.equal(ok(["ps", "-aq"]).trim(), "");
 });
 
+test("an --rm container's writable layer is a volatile overlay (no sync on unmount); a kept one's is not", () => {
+  const superOptions = (name: string): string => {
+    const pid = inspect(name, "{{.State.Pid}}");
+    // The container's / as its own mount namespace sees it: "… - overlay overlay <super options>".
+    const root = readFileSync(`/proc/${pid}/mountinfo`, "utf8").split("\n").find((l) => l.split(" ")[4] === "/")!;
+    assert.match(root, / - overlay overlay /);
+    return root.split(" - ")[1]!;
+  };
+  ok(["run", "-d", "--rm", "--name", "vol-rm", "busybox", "sleep", "30"]);
+  ok(["run", "-d", "--name", "vol-kept", "busybox", "sleep", "30"]);
+  try {
+    assert.match(superOptions("vol-rm"), /(^|,)(fsync=)?volatile(,|$)/); // 6.x kernels show fsync=volatile
+    assert.doesNotMatch(superOptions("vol-kept"), /volatile/);
+  } finally {
+    d.docker(["rm", "-f", "vol-rm", "vol-kept"]);
+  }
+});
+
 test("run: a missing command is 127, a non-executable one 126, as docker", () => {
   const a = d.docker(["run", "--rm", "busybox", "nosuch"]);
   assert.equal(a.status, 127);
