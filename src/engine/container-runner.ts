@@ -333,7 +333,13 @@ export class ContainerRunner {
   }
 
   private async teardownNetwork(id: string): Promise<void> {
-    await this.o.network.teardown(id).catch((e) => this.log("warn", `network teardown of ${id}: ${(e as Error).message}`));
+    // Another running container in this one's network namespace (container:<x>) keeps it alive.
+    const shared = this.store.all().some((o) => {
+      const mode = (o.HostConfig.NetworkMode as string | undefined) ?? "";
+      if (o.Id === id || !o.State.Running || !mode.startsWith("container:")) return false;
+      try { return this.store.get(mode.slice("container:".length)).Id === id; } catch { return false; }
+    });
+    await this.o.network.teardown(id, { shared }).catch((e) => this.log("warn", `network teardown of ${id}: ${(e as Error).message}`));
   }
 
   // ---- start -----------------------------------------------------------------------------
