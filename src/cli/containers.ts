@@ -26,14 +26,19 @@ async function createContainer(c: Client, p: Parsed, cmd: "run" | "create"): Pro
   // --cidfile: refused up front if the file is there (another container may own it), written once created.
   const cidfile = str(p, "cidfile");
   if (cidfile && existsSync(cidfile)) throw new CliError(`Container ID file found, make sure the other container isn't running or delete ${cidfile}`, code);
-  const doCreate = (): Promise<{ Id: string; Warnings?: string[] }> => c.json("POST", "/containers/create", { query: { name }, body });
+  const platform = str(p, "platform");
+  const pull = str(p, "pull") ?? "missing";
+  if (!["always", "missing", "never"].includes(pull)) throw new CliError(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`, code);
+  if (pull === "always") await pullWithProgress(c, image, process.stderr, platform).catch((err) => { throw withCode(err, code); });
+  const doCreate = (): Promise<{ Id: string; Warnings?: string[] }> => c.json("POST", "/containers/create", { query: { name, platform }, body });
   let r: { Id: string; Warnings?: string[] };
   try {
     r = await doCreate();
   } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404 || !/No such image/i.test(e.message) || str(p, "pull") === "never") throw withCode(e, code);
+    const missing = e instanceof ApiError && e.status === 404 && /No such image|does not match the specified platform/i.test(e.message);
+    if (!missing || pull === "never") throw withCode(e, code);
     process.stderr.write(`Unable to find image '${image}' locally\n`);
-    await pullWithProgress(c, image, process.stderr).catch((err) => { throw withCode(err, code); });
+    await pullWithProgress(c, image, process.stderr, platform).catch((err) => { throw withCode(err, code); });
     r = await doCreate().catch((err) => { throw withCode(err, code); });
   }
   for (const w of r.Warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);

@@ -61,9 +61,9 @@ export async function registryAuthHeader(ref: string): Promise<Record<string, st
   return { "X-Registry-Auth": Buffer.from(json).toString("base64url") };
 }
 
-export async function pullWithProgress(c: Client, ref: string, out: NodeJS.WriteStream): Promise<void> {
+export async function pullWithProgress(c: Client, ref: string, out: NodeJS.WriteStream, platform?: string): Promise<void> {
   const [image, tag] = splitTag(ref);
-  const res = await c.open("POST", "/images/create", { query: { fromImage: image, tag }, headers: await registryAuthHeader(ref) });
+  const res = await c.open("POST", "/images/create", { query: { fromImage: image, tag, platform }, headers: await registryAuthHeader(ref) });
   await showProgress(res, out);
 }
 
@@ -104,14 +104,13 @@ const images: Cmd = async (c, argv) => {
 const pull: Cmd = async (c, argv) => {
   const p = parseArgs("pull", argv, [b("all-tags", "a"), b("quiet", "q"), s("platform")]);
   needArgs("pull", p, 1, 1);
+  const platform = str(p, "platform");
   if (bool(p, "quiet")) {
-    const [image, tag] = splitTag(p.args[0]!);
-    const res = await c.open("POST", "/images/create", { query: { fromImage: image, tag }, headers: await registryAuthHeader(p.args[0]!) });
-    await showProgress(res, { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream);
+    await pullWithProgress(c, p.args[0]!, { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, platform);
     process.stdout.write(`${p.args[0]}\n`);
     return;
   }
-  await pullWithProgress(c, p.args[0]!, process.stdout);
+  await pullWithProgress(c, p.args[0]!, process.stdout, platform);
 };
 
 const push: Cmd = async (c, argv) => {

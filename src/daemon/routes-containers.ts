@@ -61,7 +61,7 @@ function matches(c: ReturnType<ContainerRunner["store"]["all"]>[number], f: Reco
 
 export function containerRoutes(r: Router, d: ContainerDeps): void {
   const { runner, exec } = d;
-  r.add("POST", "/containers/create", async (c) => runner.create(c.query.get("name") ?? undefined, await c.body()));
+  r.add("POST", "/containers/create", async (c) => runner.create(c.query.get("name") ?? undefined, await c.body(), { platform: c.query.get("platform") || undefined }));
   r.add("GET", "/containers/json", (c) => {
     const f = parseFilters(c.query);
     const all = flag(c.query, "all") || Object.keys(f).length > 0;

@@ -223,7 +223,7 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
       res.write(JSON.stringify({ status: `Pulling from ${familiarString(parseReference(ref)).replace(/:[^:/]+$/, "")}`, id: tag ?? "latest" }) + "\n");
       const before = await d.images.inspect(ref).then((i) => i.Id, () => undefined);
       const { id, digest } = await d.images.pull(ref, {
-        auth: registryAuth(c),
+        auth: registryAuth(c), platform: c.query.get("platform") || undefined,
         onProgress: (e) => res.write(progressLine(e)),
       });
       res.write(JSON.stringify({ status: `Digest: ${digest}` }) + "\n");

@@ -36,11 +36,12 @@ import type { MountMap } from "./archive.js";
 import type { Mount } from "../runtime/spec.js";
 import type { NetworkManager, SandboxRecord } from "../network/manager.js";
 import { isPredefined, type NetworkRecord } from "../network/networks.js";
+import { formatPlatform, parsePlatform, platformMatches } from "../image/index.js";
 import { bindingsOf } from "../network/ports.js";
 
 /** What the engine needs of the image side. */
 export interface ImageServiceLike {
-  inspect(ref: string): Promise<{ Id: string; RepoTags?: string[]; Config?: Record<string, any> | null }>;
+  inspect(ref: string): Promise<{ Id: string; RepoTags?: string[]; Config?: Record<string, any> | null; Os?: string; Architecture?: string; Variant?: string }>;
   prepareRootfs(key: string, imageId: string): Promise<unknown>;
   mountRootfs(mounts: any, target: string, o?: { volatile?: boolean }): Promise<void> | void;
   unmountRootfs(target: string): Promise<void> | void;
@@ -105,7 +106,7 @@ export class ContainerRunner {
 
   // ---- create ----------------------------------------------------------------------------
 
-  async create(name: string | undefined, body: Record<string, any>): Promise<{ Id: string; Warnings: string[] }> {
+  async create(name: string | undefined, body: Record<string, any>, o: { platform?: string } = {}): Promise<{ Id: string; Warnings: string[] }> {
     const warnings: string[] = [];
     const config = { ...body } as Record<string, any>;
     const host = (config.HostConfig ?? {}) as Record<string, any>;
@@ -123,6 +124,14 @@ export class ContainerRunner {
       if (e instanceof NotFound) throw new NotFound(`No such image: ${config.Image}`);
       throw e;
     });
+    if (o.platform) {
+      // As dockerd: a local image of another platform is "not found", and the client pulls.
+      const want = parsePlatform(o.platform);
+      const have = { os: String(image.Os ?? ""), architecture: String(image.Architecture ?? ""), ...(image.Variant ? { variant: String(image.Variant) } : {}) };
+      if (!platformMatches(want, have)) {
+        throw new NotFound(`image with reference ${config.Image} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${formatPlatform(have)}`);
+      }
+    }
     const id = randomBytes(32).toString("hex");
     const cname = name ? validateName(name) : `/${this.freeName()}`;
     this.store.checkName(cname);

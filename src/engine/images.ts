@@ -278,7 +278,7 @@ export class EngineImages {
   }
 
   /** Pulls from a registry and unpacks each layer while later ones download: the image ID and the repo digest (what the tag pointed at). */
-  async pull(ref: string, opts: { onProgress?: (e: ProgressEvent) => void; signal?: AbortSignal; auth?: Credentials } = {}): Promise<{ id: string; digest: string }> {
+  async pull(ref: string, opts: { onProgress?: (e: ProgressEvent) => void; signal?: AbortSignal; auth?: Credentials; platform?: string } = {}): Promise<{ id: string; digest: string }> {
     const registry = this.registry(opts.auth);
     try {
       let parent: string | undefined;
@@ -286,7 +286,7 @@ export class EngineImages {
       // parent once the layer below has (unpackLayerFile; pull.ts says when: info.below).
       const ahead = this.snapshots.parentFree;
       const r = await pullImage({ registry, content: this.content, images: this.images }, parseReference(ref), {
-        signal: opts.signal, onProgress: opts.onProgress, unpackAhead: ahead,
+        signal: opts.signal, onProgress: opts.onProgress, unpackAhead: ahead, platform: opts.platform,
         applyLayer: async (i: number, digest: string, _mt: string, stream: Readable, info: { expectedDiffId: string; chainId: string; parentChainId?: string; below?: Promise<unknown> }) => {
           if (ahead) {
             stream.destroy(); // the worker reads the blob's file itself

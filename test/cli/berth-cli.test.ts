@@ -11,7 +11,9 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startRegistry } from "../../src/image/test-fixtures.js";
+import { buildImage, freePort, startRegistry } from "../../src/image/test-fixtures.js";
+import { createContentStore } from "../../src/image/content-local.js";
+import { MediaType } from "../../src/image/media-types.js";
 import { repo } from "../helpers/bundle.js";
 import { busyboxRootfs } from "../helpers/fixtures.js";
 import { until } from "../helpers/wait.js";
@@ -325,6 +327,66 @@ test("login to a registry with basic auth, push and pull with the stored credent
   } finally {
     await reg.stop();
     rmSync(config, { recursive: true, force: true });
+  }
+});
+
+test("--platform: pull and create pick that platform from a manifest list; a platform it lacks fails clearly", async () => {
+  const reg = await startRegistry();
+  const dir = mkdtempSync(join(tmpdir(), "berth-cli-platform-"));
+  try {
+    // Two small images, amd64 and arm64, behind one manifest list, pushed with the registry API.
+    const content = await createContentStore(join(dir, "content"));
+    const imgs = [await buildImage(content, { arch: "amd64", seed: "amd" }), await buildImage(content, { arch: "arm64", seed: "arm" })];
+    const base = `http://${reg.host}/v2/multi`;
+    const putBlob = async (bytes: Buffer, digest: string): Promise<void> => {
+      const up = await fetch(`${base}/blobs/uploads/`, { method: "POST" });
+      const loc = new URL(up.headers.get("location")!, base);
+      loc.searchParams.set("digest", digest);
+      assert.equal((await fetch(loc, { method: "PUT", body: new Uint8Array(bytes) })).status, 201);
+    };
+    const putManifest = async (ref: string, bytes: Buffer, mediaType: string): Promise<void> => {
+      assert.equal((await fetch(`${base}/manifests/${ref}`, { method: "PUT", body: new Uint8Array(bytes), headers: { "Content-Type": mediaType } })).status, 201);
+    };
+    for (const img of imgs) {
+      for (const desc of [img.config, ...img.layers]) await putBlob(await content.readBlob(desc.digest), desc.digest);
+      await putManifest(img.manifest.digest, img.manifestBytes, img.manifest.mediaType);
+    }
+    const list = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.DockerManifestList, manifests: [
+      { ...imgs[0]!.manifest, platform: { os: "linux", architecture: "amd64" } },
+      { ...imgs[1]!.manifest, platform: { os: "linux", architecture: "arm64", variant: "v8" } },
+    ] }));
+    await putManifest("1", list, MediaType.DockerManifestList);
+    const ref = `${reg.host}/multi:1`;
+    const arch = (): string => ok(["image", "inspect", "-f", "{{.Architecture}}", ref]).trim();
+    const pullArgs = (...a: string[]): Promise<CmdResult> => new Promise((res) => {
+      const c = spawn(berthBin, ["-H", d.host, ...a], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "", err = "";
+      c.stdout.on("data", (x: Buffer) => { out += x; });
+      c.stderr.on("data", (x: Buffer) => { err += x; });
+      c.on("close", (code) => res({ status: code ?? -1, stdout: out, stderr: err }));
+    });
+    const arm = await pullArgs("pull", "-q", "--platform", "linux/arm64", ref);
+    assert.equal(arm.status, 0, arm.stderr);
+    assert.equal(arch(), "arm64");
+    assert.equal((await pullArgs("pull", "-q", ref)).status, 0);
+    assert.equal(arch(), "amd64", "without --platform, the host's");
+    // The local image is amd64: create --platform linux/arm64 pulls the arm64 one (docker's way).
+    const created = await pullArgs("create", "--platform", "linux/arm64", "--name", "cli-arm", ref);
+    assert.equal(created.status, 0, created.stderr);
+    assert.match(created.stderr, /Unable to find image/);
+    assert.equal(ok(["inspect", "-f", "{{.Image}}", "cli-arm"]).trim(), imgs[1]!.config.digest);
+    ok(["rm", "cli-arm"]);
+    const none = await pullArgs("pull", "--platform", "linux/s390x", ref);
+    assert.notEqual(none.status, 0);
+    assert.match(none.stderr, /no matching manifest for linux\/s390x/);
+    const bad = await pullArgs("pull", "--platform", "linux", ref);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /invalid platform "linux"/);
+    assert.match(berth(["run", "--pull", "sometimes", "busybox", "true"]).stderr, /invalid pull option: 'sometimes'/);
+    ok(["rmi", ref]);
+  } finally {
+    await reg.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
