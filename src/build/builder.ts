@@ -17,6 +17,7 @@ import { createGunzip } from "node:zlib";
 import type { ContainerRunner } from "../engine/container-runner.js";
 import type { EngineImages } from "../engine/images.js";
 import { BerthError, InvalidArgument, NotFound } from "../errdefs.js";
+import { parsePlatform, platformMatches } from "../image/index.js";
 import { writeFileAtomic } from "../fsutil.js";
 import { secureJoin } from "../secure-join.js";
 import { applyLayer, writeTar, type TarWriteEntry } from "../snapshot/index.js";
@@ -37,6 +38,8 @@ export interface BuildOptions {
   pull?: boolean;
   networkMode?: string;
   quiet?: boolean;
+  /** The platform of base images (`build --platform`); a stage's `FROM --platform=` overrides it. */
+  platform?: string;
 }
 
 /** A failed step: the message names the step and line, as docker's does. */
@@ -178,9 +181,12 @@ export class Builder {
       if (!this.cache.scratch) await this.remember("scratch", image);
     }
     else {
-      // As docker's classic builder: a base that is not here is pulled; --pull pulls it anyway.
+      // As docker's classic builder: a base that is not here (or not of the wanted platform) is
+      // pulled; --pull pulls it anyway.
+      const platform = from.flags.platform ? processWord(from.flags.platform, c.globalArgs, c.escape) : c.opts.platform;
       const local = await this.o.images.inspect(c.fromRef).catch(() => undefined);
-      image = local && !c.opts.pull ? local.Id : await this.pullBase(c.fromRef, from.line, local?.Id, out);
+      const fits = !platform || (local && platformMatches(parsePlatform(platform), { os: String(local.Os ?? ""), architecture: String(local.Architecture ?? ""), ...(local.Variant ? { variant: String(local.Variant) } : {}) }));
+      image = local && fits && !c.opts.pull ? local.Id : await this.pullBase(c.fromRef, from.line, local?.Id, out, platform);
     }
     const base = await this.o.images.config(image);
     // docker's classic builder gives a stage from scratch the default PATH.
@@ -203,10 +209,10 @@ export class Builder {
     c.built[si] = st.image;
   }
 
-  private async pullBase(ref: string, line: number, localId: string | undefined, out: (s: string) => void): Promise<string> {
-    out(`Pulling ${ref}\n`);
+  private async pullBase(ref: string, line: number, localId: string | undefined, out: (s: string) => void, platform?: string): Promise<string> {
+    out(`Pulling ${ref}${platform ? ` (${platform})` : ""}\n`);
     try {
-      const { id } = await this.o.images.pull(ref);
+      const { id } = await this.o.images.pull(ref, { platform });
       out(`Status: ${id === localId ? "Image is up to date" : "Downloaded newer image"} for ${ref}\n`);
       return id;
     } catch (e) {

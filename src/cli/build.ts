@@ -98,7 +98,7 @@ export const build: Cmd = async (c, argv) => {
     query: {
       t: tags, dockerfile, buildargs: Object.keys(buildArgs).length ? JSON.stringify(buildArgs) : undefined,
       labels: Object.keys(labels).length ? JSON.stringify(labels) : undefined, nocache: bool(p, "no-cache") ? 1 : undefined, pull: bool(p, "pull") ? 1 : undefined,
-      q: quiet ? 1 : undefined, target: str(p, "target"), networkmode: str(p, "network"),
+      q: quiet ? 1 : undefined, target: str(p, "target"), networkmode: str(p, "network"), platform: str(p, "platform"),
     },
   });
   let id = "";

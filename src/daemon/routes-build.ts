@@ -10,7 +10,7 @@ import type { Builder } from "../build/builder.js";
 import type { EngineImages } from "../engine/images.js";
 import type { EventBus } from "../engine/events.js";
 import { InvalidArgument } from "../errdefs.js";
-import { parseReference } from "../image/index.js";
+import { parsePlatform, parseReference } from "../image/index.js";
 import { applyLayer } from "../snapshot/index.js";
 import { flag, Status, type Router } from "./http.js";
 
@@ -57,8 +57,9 @@ export function buildRoutes(r: Router, d: BuildDeps): void {
     const opts = {
       dockerfile: q.get("dockerfile") ?? "Dockerfile", tags: q.getAll("t"), buildArgs: jsonParam(q, "buildargs"),
       labels: jsonParam(q, "labels"), target: q.get("target") || undefined, noCache: flag(q, "nocache"), pull: flag(q, "pull"),
-      networkMode: q.get("networkmode") || undefined, quiet: flag(q, "q"),
+      networkMode: q.get("networkmode") || undefined, quiet: flag(q, "q"), platform: q.get("platform") || undefined,
     };
+    if (opts.platform) parsePlatform(opts.platform); // refused before the build, with the platform named
     if (q.get("remote")) throw new InvalidArgument("building from a remote context is not supported: send the context as the request body");
     for (const t of opts.tags) parseReference(t); // a bad -t is refused before the build, not after it
     const dir = await mkdtemp(join(d.dataRoot, "build", "context-"));

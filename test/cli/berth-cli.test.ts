@@ -383,7 +383,18 @@ test("--platform: pull and create pick that platform from a manifest list; a pla
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /invalid platform "linux"/);
     assert.match(berth(["run", "--pull", "sometimes", "busybox", "true"]).stderr, /invalid pull option: 'sometimes'/);
-    ok(["rmi", ref]);
+    // build --platform, and FROM --platform= (with a global ARG) which overrides it.
+    const ctx = join(dir, "ctx");
+    mkdirSync(ctx);
+    writeFileSync(join(ctx, "Dockerfile"), `FROM ${ref}\nLABEL built=yes\n`);
+    const b1 = await pullArgs("build", "-q", "--platform", "linux/arm64", "-t", "cli-plat:arm", ctx);
+    assert.equal(b1.status, 0, b1.stderr);
+    assert.equal(ok(["image", "inspect", "-f", "{{.Config.Labels.seed}}", "cli-plat:arm"]).trim(), "arm");
+    writeFileSync(join(ctx, "Dockerfile"), `ARG P=linux/amd64\nFROM --platform=$P ${ref}\nLABEL built=yes\n`);
+    const b2 = await pullArgs("build", "-q", "--platform", "linux/arm64", "-t", "cli-plat:amd", ctx);
+    assert.equal(b2.status, 0, b2.stderr);
+    assert.equal(ok(["image", "inspect", "-f", "{{.Config.Labels.seed}}", "cli-plat:amd"]).trim(), "amd");
+    ok(["rmi", ref, "cli-plat:arm", "cli-plat:amd"]);
   } finally {
     await reg.stop();
     rmSync(dir, { recursive: true, force: true });
