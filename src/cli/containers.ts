@@ -1,6 +1,6 @@
 /** Container commands: run, create, start, stop, restart, kill, rm, ps, logs, exec, attach, inspect, top, stats, pause, unpause, wait, rename. */
 import type { ChildProcess } from "node:child_process";
-import { createWriteStream, existsSync, statSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import type { Response } from "./http1.js";
 import { basename, dirname, posix, resolve } from "node:path";
 import { b, bool, filterFlags, l, list, needArgs, parseArgs, s, str, unixTime, type Parsed } from "./args.js";
@@ -331,11 +331,21 @@ const cp: Cmd = async (c, argv) => {
   const from = containerRef(src), to = containerRef(dst);
   if (from && to) throw new CliError("copying between containers is not supported");
   if (!from && !to) throw new CliError("must specify at least one container source");
+  const follow = bool(p, "follow-link");
   if (from) {
-    const res = await c.open("GET", `/containers/${from.name}/archive`, { query: { path: from.path } });
+    // -L: a symlink source is copied as what it points to, under the link's own name (docker's way).
+    let srcPath = from.path, linkName: string | undefined;
+    if (follow) {
+      const st = await pathStat(c, from.name, from.path);
+      if (st?.linkTarget) {
+        linkName = posixBasename(from.path);
+        srcPath = st.linkTarget.startsWith("/") ? st.linkTarget : posix.join(posixDirname(from.path), st.linkTarget);
+      }
+    }
+    const res = await c.open("GET", `/containers/${from.name}/archive`, { query: { path: srcPath } });
     if (dst === "-") { for await (const x of res) process.stdout.write(x as Buffer); return; }
-    const top = basename(from.path.replace(/\/+$/, "")) || "/";
-    let target = dst, rename: string | undefined;
+    const top = basename(srcPath.replace(/\/+$/, "")) || "/";
+    let target = dst, rename = linkName;
     if (!existsSync(dst) || !statSync(dst).isDirectory()) { target = dirname(resolve(dst)); rename = basename(dst); }
     if (!existsSync(target)) throw new CliError(`no such directory: ${target}`, 1);
     const args = ["-x", "-C", target, "--no-same-owner"];
@@ -352,26 +362,44 @@ const cp: Cmd = async (c, argv) => {
     return;
   }
   if (!existsSync(src)) throw new CliError(`lstat ${resolve(src)}: no such file or directory`, 1);
-  let dir = dest.path, name = basename(resolve(src));
-  try {
-    const head = await c.call("HEAD", `/containers/${dest.name}/archive`, { query: { path: dest.path } });
-    if (head.status === 404) throw new ApiError(404, "");
-    const st = JSON.parse(Buffer.from(String(head.headers["x-docker-container-path-stat"] ?? ""), "base64").toString() || "{}") as { mode?: number };
-    if (!((st.mode ?? 0) >= 2 ** 31)) { dir = posixDirname(dest.path); name = posixBasename(dest.path); }
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404) throw e;
-    if (dest.path.endsWith("/")) throw new CliError(`Error response from daemon: Could not find the file ${dest.path} in container ${dest.name}`, 1);
-    dir = posixDirname(dest.path);
-    name = posixBasename(dest.path);
+  // A destination that is a symlink is followed (in the container's terms), as docker's CLI does.
+  let destPath = dest.path;
+  let st = await pathStat(c, dest.name, destPath);
+  for (let hops = 0; st?.linkTarget && hops < 8; hops++) {
+    destPath = st.linkTarget.startsWith("/") ? st.linkTarget : posix.join(posixDirname(destPath), st.linkTarget);
+    st = await pathStat(c, dest.name, destPath);
   }
-  const srcBase = basename(resolve(src));
-  const args = ["-c", "-C", dirname(resolve(src))];
+  let dir = destPath, name = basename(resolve(src));
+  if (st && st.mode < 2 ** 31) { dir = posixDirname(destPath); name = posixBasename(destPath); }
+  if (!st) {
+    if (destPath.endsWith("/")) throw new CliError(`Error response from daemon: Could not find the file ${destPath} in container ${dest.name}`, 1);
+    dir = posixDirname(destPath);
+    name = posixBasename(destPath);
+  }
+  // -L: a symlink source goes in as what it points to, under the name it would have had.
+  const srcAbs = follow ? realpathSync(resolve(src)) : resolve(src);
+  const srcBase = basename(srcAbs);
+  const args = ["-c", "-C", dirname(srcAbs)];
   if (name !== srcBase) args.push(`--transform=s,^${srcBase.replace(/[,\\.*[\]^$]/g, "\\$&")},${name.replace(/[,&\\]/g, "\\$&")},`);
   args.push(srcBase);
   const t = await tarProcess(args, ["inherit", "pipe", "inherit"]);
   const put = c.json("PUT", `/containers/${dest.name}/archive`, { query: { path: dir }, raw: t.stdout!, headers: { "Content-Type": "application/x-tar" } });
   await Promise.all([put, finished(t, "cp")]);
 };
+
+/** docker's container path stat (HEAD …/archive), or undefined when the path does not exist. */
+async function pathStat(c: Client, container: string, path: string): Promise<{ mode: number; linkTarget: string } | undefined> {
+  let head;
+  try {
+    head = await c.call("HEAD", `/containers/${container}/archive`, { query: { path } });
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return undefined;
+    throw e;
+  }
+  if (head.status === 404) return undefined;
+  const st = JSON.parse(Buffer.from(String(head.headers["x-docker-container-path-stat"] ?? ""), "base64").toString() || "{}") as { mode?: number; linkTarget?: string };
+  return { mode: st.mode ?? 0, linkTarget: st.linkTarget ?? "" };
+}
 
 const diff: Cmd = async (c, argv) => {
   const p = parseArgs("diff", argv, []);

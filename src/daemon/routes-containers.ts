@@ -185,7 +185,7 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
   });
   // docker cp: HEAD (stat), GET (a tar of a path), PUT (a tar extracted into a directory).
   const pathStat = async (id: string, path: string) => runner.withFilesystem(id, async (rootfs, mounts) => {
-    const host = resolveContainerPath(rootfs, mounts, path);
+    const host = resolveContainerPath(rootfs, mounts, path, { followLast: false });
     return { host, stat: await statPath(host, path) };
   });
   const statHeader = (s: PathStat): string => Buffer.from(JSON.stringify(s)).toString("base64");
@@ -200,7 +200,7 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
     const path = c.query.get("path");
     if (!path) throw new InvalidArgument("path is required");
     await runner.withFilesystem(c.params.id!, async (rootfs, mounts) => {
-      const host = resolveContainerPath(rootfs, mounts, path);
+      const host = resolveContainerPath(rootfs, mounts, path, { followLast: false });
       const stat = await statPath(host, path);
       // A client gone half-way ends the stream (and frees the container); that is not an error.
       c.res!.writeHead(200, { "X-Docker-Container-Path-Stat": statHeader(stat), "Content-Type": "application/x-tar" });

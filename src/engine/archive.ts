@@ -26,9 +26,15 @@ const GO_DIR = 2 ** 31, GO_SYMLINK = 2 ** 27, GO_DEVICE = 2 ** 26, GO_PIPE = 2 *
  * Resolves a container path to a host path: the longest mount destination that contains it picks
  * the root (a volume's or bind's source, else the container's rootfs); the rest is joined safely.
  */
-export function resolveContainerPath(rootfs: string, mounts: MountMap[], path: string): string {
+export function resolveContainerPath(rootfs: string, mounts: MountMap[], path: string, o: { followLast?: boolean } = {}): string {
   if (!path.startsWith("/")) path = `/${path}`;
   const clean = posix.normalize(path);
+  // followLast false (stat and copy out, as docker's ResolvePath): the directory is resolved in
+  // the container's scope and the last element appended as it is, so a symlink is itself —
+  // unless the path ends in / or /., or is a mount point.
+  if (o.followLast === false && clean !== "/" && !/\/\.?$/.test(path) && !mounts.some((m) => m.destination.replace(/\/$/, "") === clean)) {
+    return posix.join(resolveContainerPath(rootfs, mounts, posix.dirname(clean)), posix.basename(clean));
+  }
   const m = [...mounts].sort((a, b) => b.destination.length - a.destination.length)
     .find((x) => clean === x.destination || clean.startsWith(`${x.destination.replace(/\/$/, "")}/`));
   if (m) return secureJoin(m.source, clean.slice(m.destination.length));

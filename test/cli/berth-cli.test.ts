@@ -8,7 +8,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildImage, freePort, startRegistry } from "../../src/image/test-fixtures.js";
@@ -269,6 +269,20 @@ test("cp: files and directories both ways, renamed, and errors", () => {
     const notTar = berth(["cp", "-", "cli-cp:/etc"], "not a tar\n");
     assert.equal(notTar.status, 1);
     assert.match(notTar.stderr, /^Error response from daemon: tar stream truncated[^\n]*\n$/);
+    // -L: a symlink source is copied as its target's content, under the link's name; without it, as a link.
+    ok(["exec", "cli-cp", "sh", "-c", "echo target > /tmp/t && ln -s t /tmp/l"]);
+    ok(["cp", "-L", "cli-cp:/tmp/l", dir]);
+    assert.equal(readFileSync(join(dir, "l"), "utf8"), "target\n");
+    assert.equal(lstatSync(join(dir, "l")).isSymbolicLink(), false);
+    ok(["cp", "cli-cp:/tmp/l", join(dir, "l2")]);
+    assert.equal(readlinkSync(join(dir, "l2")), "t");
+    symlinkSync("f.txt", join(dir, "hostlink"));
+    ok(["cp", "-L", join(dir, "hostlink"), "cli-cp:/tmp/"]);
+    assert.equal(ok(["exec", "cli-cp", "sh", "-c", "test ! -L /tmp/hostlink && cat /tmp/hostlink"]), "from host\n");
+    // A destination that is a symlink to a directory is followed: the file lands in that directory.
+    ok(["exec", "cli-cp", "sh", "-c", "mkdir /tmp/dd && ln -s dd /tmp/dl"]);
+    ok(["cp", join(dir, "f.txt"), "cli-cp:/tmp/dl"]);
+    assert.equal(ok(["exec", "cli-cp", "sh", "-c", "test -L /tmp/dl && cat /tmp/dd/f.txt"]), "from host\n");
   } finally {
     berth(["rm", "-f", "cli-cp"]);
     rmSync(dir, { recursive: true, force: true });
