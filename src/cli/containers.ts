@@ -186,7 +186,7 @@ const logs: Cmd = async (c, argv) => {
   const p = parseArgs("logs", argv, [b("follow", "f"), s("tail", "n"), b("timestamps", "t"), s("since"), s("until"), b("details")]);
   needArgs("logs", p, 1, 1);
   const info = await c.json("GET", `/containers/${p.args[0]}/json`);
-  const res = await c.open("GET", `/containers/${info.Id}/logs`, { query: { stdout: 1, stderr: 1, follow: bool(p, "follow") ? 1 : undefined, tail: str(p, "tail"), timestamps: bool(p, "timestamps") ? 1 : undefined, since: unixTime("since", str(p, "since")), until: unixTime("until", str(p, "until")) } });
+  const res = await c.open("GET", `/containers/${info.Id}/logs`, { query: { stdout: 1, stderr: 1, follow: bool(p, "follow") ? 1 : undefined, tail: str(p, "tail"), timestamps: bool(p, "timestamps") ? 1 : undefined, details: bool(p, "details") ? 1 : undefined, since: unixTime("since", str(p, "since")), until: unixTime("until", str(p, "until")) } });
   const split = demux((stream, data) => (stream === 2 ? process.stderr : process.stdout).write(data));
   for await (const chunk of res) info.Config.Tty ? process.stdout.write(chunk as Buffer) : split(chunk as Buffer);
 };
@@ -259,6 +259,7 @@ const stats: Cmd = async (c, argv) => {
   const p = parseArgs("stats", argv, [b("all", "a"), b("no-stream"), b("no-trunc"), s("format")]);
   const names = p.args.length ? p.args : (await c.json<any[]>("GET", "/containers/json", { query: { all: bool(p, "all") ? 1 : undefined } })).map((x) => x.Id);
   const once = bool(p, "no-stream") || !process.stdout.isTTY;
+  const idOf = (id: string): string => (bool(p, "no-trunc") ? id : short(id));
   const row = (id: string, st: any): Record<string, string> => {
     const cpuDelta = (st.cpu_stats?.cpu_usage?.total_usage ?? 0) - (st.precpu_stats?.cpu_usage?.total_usage ?? 0);
     const sysDelta = (st.cpu_stats?.system_cpu_usage ?? 0) - (st.precpu_stats?.system_cpu_usage ?? 0);
@@ -272,7 +273,7 @@ const stats: Cmd = async (c, argv) => {
     const nets = Object.values((st.networks ?? {}) as Record<string, { rx_bytes: number; tx_bytes: number }>);
     const net = (k: "rx_bytes" | "tx_bytes"): number => nets.reduce((a, x) => a + (x[k] ?? 0), 0);
     return {
-      ID: short(st.id ?? id), Container: short(st.id ?? id), Name: (st.name ?? "").replace(/^\//, ""), CPUPerc: `${cpu.toFixed(2)}%`,
+      ID: idOf(st.id ?? id), Container: idOf(st.id ?? id), Name: (st.name ?? "").replace(/^\//, ""), CPUPerc: `${cpu.toFixed(2)}%`,
       MemUsage: `${bytesSize(Math.max(used, 0))} / ${bytesSize(limit)}`, MemPerc: `${limit ? ((used / limit) * 100).toFixed(2) : "0.00"}%`,
       // docker prints I/O in decimal units (kB) and memory in binary ones (MiB).
       NetIO: `${humanSize(net("rx_bytes"))} / ${humanSize(net("tx_bytes"))}`, BlockIO: `${humanSize(sum("read"))} / ${humanSize(sum("write"))}`, PIDs: String(st.pids_stats?.current ?? 0),

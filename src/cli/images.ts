@@ -118,7 +118,10 @@ const push: Cmd = async (c, argv) => {
   needArgs("push", p, 1, 1);
   const [image, tag] = splitTag(p.args[0]!);
   const res = await c.open("POST", `/images/${image}/push`, { query: { tag }, headers: await registryAuthHeader(p.args[0]!) });
-  await showProgress(res, process.stdout);
+  // -q: no progress, then the reference pushed (docker's output).
+  if (!bool(p, "quiet")) return showProgress(res, process.stdout);
+  await showProgress(res, { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream);
+  process.stdout.write(`${p.args[0]}\n`);
 };
 
 const tag: Cmd = async (c, argv) => {

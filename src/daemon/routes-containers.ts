@@ -4,7 +4,7 @@ import { Conflict, InvalidArgument } from "../errdefs.js";
 import type { ContainerRunner } from "../engine/container-runner.js";
 import { inspectView, summaryView } from "../engine/container-view.js";
 import type { ExecManager } from "../engine/exec.js";
-import { readLogs } from "../engine/logs.js";
+import { logDetails, readLogs } from "../engine/logs.js";
 import { archivePath, extractInto, resolveContainerPath, statPath, type PathStat } from "../engine/archive.js";
 import { dockerStats, systemCpuNs, top, type StatsSample } from "../engine/stats.js";
 import type { Runtime } from "../runtime/runtime.js";
@@ -141,6 +141,8 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
     if (rec.HostConfig.LogConfig?.Type === "none") throw new InvalidArgument("configured logging driver does not support reading");
     const tty = !!rec.Config.Tty;
     const ts = flag(c.query, "timestamps");
+    // --details: docker puts the line's attributes (or nothing) and a space before each line.
+    const details = flag(c.query, "details") ? Buffer.from(`${logDetails((rec.HostConfig.LogConfig?.Config ?? {}) as Record<string, string>, (rec.Config.Labels ?? {}) as Record<string, string>, (rec.Config.Env ?? []) as string[])} `) : undefined;
     const tail = c.query.get("tail");
     const ac = new AbortController();
     c.req.socket.once("close", () => ac.abort());
@@ -150,7 +152,8 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
       follow: flag(c.query, "follow"), running: () => runner.store.has(rec.Id) && runner.store.get(rec.Id).State.Running, signal: ac.signal,
     })) {
       if ((e.stream === "stdout" && !out) || (e.stream === "stderr" && !err)) continue;
-      const data = ts ? Buffer.concat([Buffer.from(`${e.time} `), e.data]) : e.data;
+      const line = details ? Buffer.concat([details, e.data]) : e.data;
+      const data = ts ? Buffer.concat([Buffer.from(`${e.time} `), line]) : line;
       c.res!.write(tty ? data : frame(e.stream, data));
     }
     c.res!.end();

@@ -25,6 +25,7 @@ import type { EventBus } from "./events.js";
 import { resourcesFromHostConfig } from "./host-config-resources.js";
 import { hostDevices, privilegedDevices } from "./resource-flags-devices.js";
 import { KeyedMutex } from "./keyed-mutex.js";
+import { JSON_FILE_OPTS } from "./logs.js";
 import { lookupUser } from "./user-lookup.js";
 import { controlCommand } from "./exec.js";
 import { connectSocket, connectUnix } from "../unix-socket.js";
@@ -142,6 +143,10 @@ export class ContainerRunner {
     // Validate resources, devices and the log driver now, before anything exists.
     const driver = (host.LogConfig?.Type as string | undefined) || "json-file";
     if (!["json-file", "none"].includes(driver)) throw new InvalidArgument(`logger: no log driver named '${driver}' is registered (berth has json-file and none)`);
+    for (const k of Object.keys((host.LogConfig?.Config ?? {}) as Record<string, string>)) {
+      if (driver === "json-file" && !JSON_FILE_OPTS.includes(k)) throw new InvalidArgument(`unknown log opt '${k}' for json-file log driver`);
+      if (k.endsWith("-regex")) try { new RegExp(String(host.LogConfig.Config[k])); } catch (e) { throw new InvalidArgument(`log opt ${k}: ${(e as Error).message}`); }
+    }
     if (config.WorkingDir && !String(config.WorkingDir).startsWith("/")) throw new InvalidArgument(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
     const healthcheck = mergeHealthcheck(config.Healthcheck, imgCfg.Healthcheck);
     const restart = (host.RestartPolicy as { Name?: string } | undefined)?.Name;

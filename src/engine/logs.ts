@@ -103,3 +103,25 @@ export async function* readLogs(path: string, o: LogOptions = {}): AsyncGenerato
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** The json-file driver's log options (docker's list); any other is refused at create. */
+export const JSON_FILE_OPTS = ["max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag"];
+
+/**
+ * docker's "details" of a log line (`logs --details`): the labels and environment variables the
+ * log options name (labels, labels-regex, env, env-regex), as k=v sorted by key and joined by
+ * commas — empty without such options, so each line then starts with a single space.
+ */
+export function logDetails(opts: Record<string, string>, labels: Record<string, string>, env: string[]): string {
+  const out = new Map<string, string>();
+  const names = (k: string): string[] => (opts[k] ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+  const rx = (k: string): RegExp | undefined => (opts[k] ? new RegExp(opts[k]!) : undefined);
+  const lre = rx("labels-regex"), ere = rx("env-regex");
+  for (const [k, v] of Object.entries(labels)) if (names("labels").includes(k) || lre?.test(k)) out.set(k, v);
+  for (const e of env) {
+    const i = e.indexOf("=");
+    const k = i < 0 ? e : e.slice(0, i);
+    if (names("env").includes(k) || ere?.test(k)) out.set(k, i < 0 ? "" : e.slice(i + 1));
+  }
+  return [...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`).join(",");
+}

@@ -93,6 +93,7 @@ test("-d, ps, logs, exec, inspect --format, top, stats, stop, start, rm", async 
   assert.equal(full[0]!.Id, id);
   assert.match(ok(["top", "cli-web"]), /sh -c trap/);
   assert.match(ok(["stats", "--no-stream", "cli-web"]), new RegExp(`^${id.slice(0, 12)}\\s+cli-web\\s+\\d+\\.\\d+%`, "m"));
+  assert.equal(ok(["stats", "--no-stream", "--no-trunc", "--format", "{{.ID}}", "cli-web"]).trim(), id);
   assert.equal(ok(["stop", "-t", "5", "cli-web"]), "cli-web\n");
   assert.match(ok(["ps", "-a", "--format", "{{.Status}}"]), /^Exited \(0\)/);
   // Nothing to do is success (the API's 304), as with docker: stop of a stopped one, start of a running one.
@@ -192,6 +193,7 @@ test("push to a registry on 127.0.0.1, then run pulls it back", async () => {
     assert.match(push, /Pushed/);
     const pushed = /1: digest: (sha256:[0-9a-f]{64}) size: \d+/.exec(push);
     assert.ok(pushed, push);
+    assert.equal(ok(["push", "-q", ref]), `${ref}\n`, "push -q: no progress, the reference");
     // pull names the repo digest, and says when nothing was new.
     const again = ok(["pull", ref]);
     assert.match(again, new RegExp(`^Digest: ${pushed[1]}$`, "m"));

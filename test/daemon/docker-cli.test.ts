@@ -262,6 +262,16 @@ test("log drivers: json-file rotates by max-size/max-file, none keeps nothing (l
   const bad = d.docker(["run", "--rm", "--log-driver", "syslog", "busybox", "true"]);
   assert.equal(bad.status, 125);
   assert.match(bad.stderr, /no log driver named 'syslog'/);
+  const badOpt = d.docker(["run", "--rm", "--log-opt", "max-sise=1k", "busybox", "true"]);
+  assert.equal(badOpt.status, 125);
+  assert.match(badOpt.stderr, /unknown log opt 'max-sise' for json-file log driver/);
+  // --details: the labels and env the log options name, sorted, before each line; else one space.
+  ok(["run", "--name", "det", "--label", "team=a", "--label", "other=x", "-e", "STAGE=dev", "--log-opt", "labels=team", "--log-opt", "env=STAGE", "busybox", "echo", "hi"]);
+  assert.equal(ok(["logs", "--details", "det"]), "STAGE=dev,team=a hi\n");
+  assert.match(ok(["logs", "--details", "--timestamps", "det"]), /^\d{4}-\d\d-\d\dT[\d:.]+Z STAGE=dev,team=a hi\n$/);
+  ok(["run", "--name", "det2", "busybox", "echo", "hi"]);
+  assert.equal(ok(["logs", "--details", "det2"]), " hi\n");
+  ok(["rm", "det", "det2"]);
 });
 
 test("-it: a terminal of the window's size, and ctrl-p ctrl-q detaches leaving it running", async () => {
