@@ -145,6 +145,8 @@ export class ContainerRunner {
     if (!["json-file", "none"].includes(driver)) throw new InvalidArgument(`logger: no log driver named '${driver}' is registered (berth has json-file and none)`);
     for (const k of Object.keys((host.LogConfig?.Config ?? {}) as Record<string, string>)) {
       if (driver === "json-file" && !JSON_FILE_OPTS.includes(k)) throw new InvalidArgument(`unknown log opt '${k}' for json-file log driver`);
+      // Rotated files are kept plain: asking for them compressed is refused, not ignored.
+      if (k === "compress" && /^(1|true)$/i.test(String(host.LogConfig.Config[k]))) throw new InvalidArgument("log opt compress=true: berth keeps rotated json-file logs uncompressed");
       if (k.endsWith("-regex")) try { new RegExp(String(host.LogConfig.Config[k])); } catch (e) { throw new InvalidArgument(`log opt ${k}: ${(e as Error).message}`); }
     }
     if (config.WorkingDir && !String(config.WorkingDir).startsWith("/")) throw new InvalidArgument(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);

@@ -265,6 +265,7 @@ test("log drivers: json-file rotates by max-size/max-file, none keeps nothing (l
   const badOpt = d.docker(["run", "--rm", "--log-opt", "max-sise=1k", "busybox", "true"]);
   assert.equal(badOpt.status, 125);
   assert.match(badOpt.stderr, /unknown log opt 'max-sise' for json-file log driver/);
+  assert.match(d.docker(["run", "--rm", "--log-opt", "compress=true", "busybox", "true"]).stderr, /compress=true: berth keeps rotated json-file logs uncompressed/);
   // --details: the labels and env the log options name, sorted, before each line; else one space.
   ok(["run", "--name", "det", "--label", "team=a", "--label", "other=x", "-e", "STAGE=dev", "--log-opt", "labels=team", "--log-opt", "env=STAGE", "busybox", "echo", "hi"]);
   assert.equal(ok(["logs", "--details", "det"]), "STAGE=dev,team=a hi\n");
