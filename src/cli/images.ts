@@ -61,8 +61,8 @@ export async function registryAuthHeader(ref: string): Promise<Record<string, st
   return { "X-Registry-Auth": Buffer.from(json).toString("base64url") };
 }
 
-export async function pullWithProgress(c: Client, ref: string, out: NodeJS.WriteStream, platform?: string): Promise<void> {
-  const [image, tag] = splitTag(ref);
+export async function pullWithProgress(c: Client, ref: string, out: NodeJS.WriteStream, platform?: string, allTags = false): Promise<void> {
+  const [image, tag] = allTags ? [ref, undefined] : splitTag(ref);
   const res = await c.open("POST", "/images/create", { query: { fromImage: image, tag, platform }, headers: await registryAuthHeader(ref) });
   await showProgress(res, out);
 }
@@ -105,12 +105,14 @@ const pull: Cmd = async (c, argv) => {
   const p = parseArgs("pull", argv, [b("all-tags", "a"), b("quiet", "q"), s("platform")]);
   needArgs("pull", p, 1, 1);
   const platform = str(p, "platform");
+  const all = bool(p, "all-tags");
+  if (all && (p.args[0]!.includes("@") || splitTag(p.args[0]!)[1] !== "latest" || /:latest$/.test(p.args[0]!))) throw new CliError("tag can't be used with --all-tags/-a");
   if (bool(p, "quiet")) {
-    await pullWithProgress(c, p.args[0]!, { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, platform);
+    await pullWithProgress(c, p.args[0]!, { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, platform, all);
     process.stdout.write(`${p.args[0]}\n`);
     return;
   }
-  await pullWithProgress(c, p.args[0]!, process.stdout, platform);
+  await pullWithProgress(c, p.args[0]!, process.stdout, platform, all);
 };
 
 const push: Cmd = async (c, argv) => {

@@ -1,6 +1,6 @@
 /** Docker Engine API: system (ping, version, info, events), images and volumes. */
 import { release, totalmem, availableParallelism, hostname } from "node:os";
-import { InvalidArgument, Unauthenticated } from "../errdefs.js";
+import { InvalidArgument, NotFound, Unauthenticated } from "../errdefs.js";
 import type { ContainerRunner } from "../engine/container-runner.js";
 import type { EventBus } from "../engine/events.js";
 import type { EngineImages } from "../engine/images.js";
@@ -216,20 +216,31 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
         res.end(JSON.stringify({ status: id }) + "\n");
         return new Status(0);
       }
-      const image = c.query.get("fromImage");
+      // docker pull -a sends the bare name (maybe with a trailing ':') and no tag.
+      const image = c.query.get("fromImage")?.replace(/:$/, "");
       if (!image) throw new InvalidArgument("fromImage or fromSrc is required");
       const tag = c.query.get("tag");
-      const ref = tag ? (tag.startsWith("sha256:") ? `${image}@${tag}` : `${image}:${tag}`) : image;
-      res.write(JSON.stringify({ status: `Pulling from ${familiarString(parseReference(ref)).replace(/:[^:/]+$/, "")}`, id: tag ?? "latest" }) + "\n");
-      const before = await d.images.inspect(ref).then((i) => i.Id, () => undefined);
-      const { id, digest } = await d.images.pull(ref, {
-        auth: registryAuth(c), platform: c.query.get("platform") || undefined,
-        onProgress: (e) => res.write(progressLine(e)),
-      });
-      res.write(JSON.stringify({ status: `Digest: ${digest}` }) + "\n");
-      const name = familiarString(parseReference(ref));
-      res.end(JSON.stringify({ status: id === before ? `Status: Image is up to date for ${name}` : `Status: Downloaded newer image for ${name}` }) + "\n");
-      d.events.emit("image", "pull", ref, {});
+      const named = parseReference(image, { defaultTag: false });
+      // As dockerd: a name with no tag and no digest, given no tag, is every tag of the repository.
+      const refs = tag ? [tag.startsWith("sha256:") ? `${image}@${tag}` : `${image}:${tag}`]
+        : named.tag || named.digest ? [image]
+        : (await d.images.remoteTags(image, registryAuth(c))).map((t) => `${image}:${t}`);
+      if (refs.length === 0) throw new NotFound(`${familiarString(named)}: the repository has no tags`);
+      let changed = false;
+      for (const ref of refs) {
+        const r = parseReference(ref);
+        res.write(JSON.stringify({ status: `Pulling from ${familiarString(r).replace(/[:@][^:/]+$/, "")}`, id: r.digest ?? r.tag ?? "latest" }) + "\n");
+        const before = await d.images.inspect(ref).then((i) => i.Id, () => undefined);
+        const { id, digest } = await d.images.pull(ref, {
+          auth: registryAuth(c), platform: c.query.get("platform") || undefined,
+          onProgress: (e) => res.write(progressLine(e)),
+        });
+        changed ||= id !== before;
+        res.write(JSON.stringify({ status: `Digest: ${digest}` }) + "\n");
+        d.events.emit("image", "pull", ref, {});
+      }
+      const name = refs.length > 1 ? familiarString(named) : familiarString(parseReference(refs[0]!));
+      res.end(JSON.stringify({ status: changed ? `Status: Downloaded newer image for ${name}` : `Status: Image is up to date for ${name}` }) + "\n");
     } catch (e) {
       res.end(JSON.stringify({ errorDetail: { message: (e as Error).message }, error: (e as Error).message }) + "\n");
     }

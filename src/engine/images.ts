@@ -267,6 +267,16 @@ export class EngineImages {
     return createRegistryClient({ insecureRegistries: this.insecure, credentials });
   }
 
+  /** The tags a registry holds for a repository (`pull -a`). */
+  async remoteTags(name: string, auth?: Credentials): Promise<string[]> {
+    const registry = this.registry(auth);
+    try {
+      return await registry.listTags(parseReference(name, { defaultTag: false }));
+    } finally {
+      registry.close();
+    }
+  }
+
   /** docker login's check: the registry accepts these credentials (nothing is stored here). */
   async checkLogin(server: string, auth: Credentials): Promise<void> {
     const registry = this.registry(auth);

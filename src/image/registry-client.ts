@@ -152,6 +152,21 @@ export class RegistryClient {
     return { descriptor: { mediaType: parsed.mediaType, digest, size: raw.length }, bytes: raw, parsed };
   }
 
+  /** A repository's tags (GET /v2/<name>/tags/list, following the Link header's next pages). */
+  async listTags(repo: Reference, signal?: AbortSignal): Promise<string[]> {
+    const tags: string[] = [];
+    let url: string | undefined = `/v2/${repo.path}/tags/list?n=1000`;
+    for (let pages = 0; url && pages < 100; pages++) {
+      const res = await this.call(repo.domain, [pullScope(repo)], { method: "GET", url, signal });
+      if (res.status !== 200) throw await registryError(res, `tags of ${repoWhat(repo)}`);
+      const body = JSON.parse((await res.buffer(MAX_MANIFEST)).toString("utf8")) as { tags?: string[] | null };
+      tags.push(...(body.tags ?? []));
+      const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(String(res.headers.link ?? ""));
+      url = next ? next[1] : undefined;
+    }
+    return tags;
+  }
+
   /**
    * Opens a blob's bytes from `offset` (HTTP Range); the answer says where the
    * stream really starts (0 when the server ignored the range).

@@ -202,6 +202,14 @@ test("push to a registry on 127.0.0.1, then run pulls it back", async () => {
     const withDigests = ok(["images", "--digests", `127.0.0.1:${port}/test/busybox`]);
     assert.match(withDigests.split("\n")[0]!, /^REPOSITORY\s+TAG\s+DIGEST\s+IMAGE ID\s+CREATED\s+SIZE$/);
     assert.match(withDigests, new RegExp(`^127\\.0\\.0\\.1:${port}/test/busybox\\s+1\\s+${pushed[1]}\\s`, "m"));
+    // pull -a: every tag the registry has for the repository.
+    const repo2 = `127.0.0.1:${port}/test/alltags`;
+    for (const t of ["a", "b"]) { ok(["tag", "busybox", `${repo2}:${t}`]); ok(["push", "-q", `${repo2}:${t}`]); ok(["rmi", `${repo2}:${t}`]); }
+    const all = ok(["pull", "-a", repo2]);
+    assert.match(all, /^Status: Downloaded newer image for 127\.0\.0\.1:\d+\/test\/alltags$/m);
+    assert.deepEqual(ok(["images", "--format", "{{.Tag}}", repo2]).trim().split("\n").sort(), ["a", "b"]);
+    assert.match(berth(["pull", "-a", `${repo2}:a`]).stderr, /tag can't be used with --all-tags\/-a/);
+    ok(["rmi", `${repo2}:a`, `${repo2}:b`]);
     ok(["rmi", ref]);
     const run = berth(["run", "--rm", "-m", "32m", ref, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]);
     assert.equal(run.status, 0, run.stderr);
