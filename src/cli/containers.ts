@@ -155,7 +155,7 @@ const simple = (verb: string, path: string): Cmd => async (c, argv) => {
 const rm: Cmd = async (c, argv) => {
   const p = parseArgs("rm", argv, [b("force", "f"), b("volumes", "v"), b("link", "l")]);
   needArgs("rm", p, 1);
-  await each(p.args, (n) => c.json("DELETE", `/containers/${n}`, { query: { force: bool(p, "force") ? 1 : undefined, v: bool(p, "volumes") ? 1 : undefined } }));
+  await each(p.args, (n) => c.json("DELETE", `/containers/${n}`, { query: { force: bool(p, "force") ? 1 : undefined, v: bool(p, "volumes") ? 1 : undefined, link: bool(p, "link") ? 1 : undefined } }));
 };
 
 const ps: Cmd = async (c, argv) => {

@@ -63,9 +63,14 @@ export const network: Cmd = async (c, argv) => {
     case "connect": {
       const p = parseArgs("network connect", rest, [l("alias"), s("ip"), s("ip6"), l("link"), l("link-local-ip"), l("driver-opt")]);
       needArgs("network connect", p, 2, 2);
-      const ip = str(p, "ip");
+      const ip = str(p, "ip"), ip6 = str(p, "ip6"), local = list(p, "link-local-ip");
+      const opts = Object.fromEntries(list(p, "driver-opt").map((o) => [o.split("=")[0]!, o.split("=").slice(1).join("=")]));
+      // Everything docker's CLI would send goes to berthd, which refuses what its networks lack.
       await c.json("POST", `/networks/${encodeURIComponent(p.args[0]!)}/connect`, {
-        body: { Container: p.args[1], EndpointConfig: { Aliases: list(p, "alias"), ...(ip ? { IPAMConfig: { IPv4Address: ip } } : {}) } },
+        body: { Container: p.args[1], EndpointConfig: {
+          Aliases: list(p, "alias"), Links: list(p, "link"), DriverOpts: opts,
+          ...(ip || ip6 || local.length ? { IPAMConfig: { IPv4Address: ip, IPv6Address: ip6, LinkLocalIPs: local } } : {}),
+        } },
       });
       return;
     }

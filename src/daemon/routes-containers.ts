@@ -112,6 +112,7 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
     return new Status(0);
   });
   r.add("DELETE", "/containers/{id}", async (c) => {
+    if (flag(c.query, "link")) throw new InvalidArgument("container links are not supported by berth: there is no link to remove");
     await runner.remove(c.params.id!, { force: flag(c.query, "force"), volumes: flag(c.query, "v") });
     return new Status(204);
   });

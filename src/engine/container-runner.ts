@@ -252,6 +252,8 @@ export class ContainerRunner {
   /** Network mode, published ports and endpoint settings checked at create, before anything exists. */
   private checkNetworking(host: Record<string, any>, endpoints: ContainerRecord["EndpointsConfig"], exposed: Record<string, unknown>): string[] {
     const mode = (host.NetworkMode as string | undefined) || "default";
+    if ((host.Links as string[] | null | undefined)?.length) throw new InvalidArgument(LINKS_UNSUPPORTED);
+    for (const ep of Object.values(endpoints ?? {})) checkEndpointSupport(ep);
     bindingsOf(host.PortBindings, exposed, !!host.PublishAllPorts); // validates
     const published = host.PortBindings && Object.keys(host.PortBindings).length > 0;
     if (mode.startsWith("container:")) {
@@ -325,6 +327,7 @@ export class ContainerRunner {
       const mode = (c.HostConfig.NetworkMode as string | undefined) || "default";
       if (mode === "host" || mode === "none" || mode.startsWith("container:")) throw new InvalidArgument(`container ${c.Name.slice(1)} uses the ${mode.split(":")[0]} network mode: it cannot be connected to other networks`);
       if (this.networksOf(c).some((x) => x.Id === n.Id)) throw new Conflict(`endpoint with name ${c.Name.slice(1)} already exists in network ${n.Name}`);
+      checkEndpointSupport(ep);
       if (isPredefined(n.Name) && (ep.Aliases?.length || ep.IPAMConfig?.IPv4Address)) throw new InvalidArgument("network-scoped aliases and addresses are supported only on user defined networks");
       if (c.State.Running) await this.o.network.connect(c.Id, n, { aliases: ep.Aliases ?? [], ip: ep.IPAMConfig?.IPv4Address || undefined });
       c.EndpointsConfig = { ...(c.EndpointsConfig ?? {}), [n.Name]: ep };
@@ -831,6 +834,16 @@ export class ContainerRunner {
   }
 }
 
+
+const LINKS_UNSUPPORTED = "container links (--link) are not supported by berth: put the containers on a user network, where they resolve each other by name and alias";
+
+/** Endpoint settings berth's networks do not have are refused, not ignored. */
+function checkEndpointSupport(ep: EndpointConfig): void {
+  if (ep.Links?.length) throw new InvalidArgument(LINKS_UNSUPPORTED);
+  if (ep.IPAMConfig?.IPv6Address) throw new InvalidArgument("IPv6 addresses are not supported by berth's networks (IPv4 only)");
+  if (ep.IPAMConfig?.LinkLocalIPs?.length) throw new InvalidArgument("link-local addresses on an endpoint are not supported by berth");
+  if (ep.DriverOpts && Object.keys(ep.DriverOpts).length) throw new InvalidArgument("driver options on an endpoint are not supported by berth");
+}
 
 function pointToMount(p: ContainerRecord["MountPoints"][number]): Mount {
   if (p.Type === "tmpfs") return { destination: p.Destination, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "noexec", ...p.Mode.split(",").filter(Boolean), ...(p.RW ? [] : ["ro"])] };

@@ -67,8 +67,10 @@ export interface ContainerRecord {
 
 export interface EndpointConfig {
   Aliases?: string[] | null;
-  IPAMConfig?: { IPv4Address?: string } | null;
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] | null } | null;
   MacAddress?: string;
+  Links?: string[] | null;
+  DriverOpts?: Record<string, string> | null;
 }
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;

@@ -283,6 +283,22 @@ test("bad input: one clear line, non-zero, nothing left behind", async () => {
     assert.equal(r.stderr.trim().split("\n").length, 1, `one line for berth ${args.join(" ")}: ${r.stderr}`);
   }
   berth("network", "create", "--subnet", "10.77.0.0/24", "ok1");
+  // What berth's networks do not have is refused, not ignored: links, IPv6, link-local, driver options.
+  berth("create", "--name", "conn", "busybox", "true");
+  const refused: [string[], RegExp, "berth" | "docker"][] = [
+    [["network", "connect", "--ip6", "fd00::5", "ok1", "conn"], /IPv6 addresses are not supported/, "berth"],
+    [["network", "connect", "--link", "x:y", "ok1", "conn"], /container links \(--link\) are not supported/, "berth"],
+    [["network", "connect", "--link-local-ip", "169.254.1.1", "ok1", "conn"], /link-local addresses/, "berth"],
+    [["network", "connect", "--ip6", "fd00::5", "ok1", "conn"], /IPv6 addresses are not supported/, "docker"],
+    [["run", "--rm", "--link", "conn:c", "busybox", "true"], /container links \(--link\) are not supported/, "docker"],
+    [["rm", "--link", "conn"], /no link to remove/, "berth"],
+  ];
+  for (const [args, re, cli] of refused) {
+    const r = cli === "berth" ? d.berth(args) : d.docker(args);
+    assert.notEqual(r.status, 0, `${cli} ${args.join(" ")} should fail`);
+    assert.match(r.stderr, re, `${cli} ${args.join(" ")}`);
+  }
+  berth("rm", "conn");
   const overlap = d.berth(["network", "create", "--subnet", "10.77.0.0/16", "bad4"]);
   assert.notEqual(overlap.status, 0);
   assert.match(overlap.stderr, /overlaps/);
