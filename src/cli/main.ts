@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { b, bool, filterFlags, l, list, needArgs, parseArgs, s, str, unixTime } from "./args.js";
 import { Client, DEFAULT_SOCKET, jsonLines } from "./client.js";
 import { CliError, ExitCode } from "./errors.js";
-import { humanSize, printRows } from "./format.js";
+import { ago, humanSize, printRows, table } from "./format.js";
 
 type Cmd = (c: Client, argv: string[]) => Promise<void>;
 
@@ -209,7 +209,31 @@ const df: Cmd = async (c, argv) => {
     { Type: "Local Volumes", TotalCount: String(r.Volumes.length), Active: String(r.Volumes.filter((v: any) => v.UsageData.RefCount > 0).length), Size: size(volSize), Reclaimable: reclaim(sum(r.Volumes.filter((v: any) => v.UsageData.RefCount === 0).map((v: any) => v.UsageData.Size)), volSize) },
     { Type: "Build Cache", TotalCount: String((r.BuildCache ?? []).length), Active: "0", Size: size(cacheSize), Reclaimable: size(cacheSize) },
   ];
-  printRows(rows, str(p, "format"), { header: ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], cells: (x) => [x.Type, x.TotalCount, x.Active, x.Size, x.Reclaimable].map(String) });
+  if (!bool(p, "verbose")) {
+    printRows(rows, str(p, "format"), { header: ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], cells: (x) => [x.Type, x.TotalCount, x.Active, x.Size, x.Reclaimable].map(String) });
+    return;
+  }
+  if (str(p, "format")) throw new CliError("--format and --verbose cannot be used together");
+  // -v: docker's four tables, one row per image tag, container, volume and cache record.
+  const sz = (n: number): string => humanSize(n, 3);
+  const ctrShort = (id: string): string => id.replace(/^sha256:/, "").slice(0, 12);
+  const imgRows = r.Images.flatMap((i: any) => {
+    const tags: string[] = i.RepoTags?.length ? i.RepoTags : ["<none>:<none>"];
+    return tags.map((t) => {
+      const at = t.lastIndexOf(":");
+      return [t.slice(0, at), t.slice(at + 1), ctrShort(i.Id), ago(i.Created), sz(i.Size), sz(i.SharedSize ?? 0), sz(i.Size - Math.max(0, i.SharedSize ?? 0)), String(i.Containers)];
+    });
+  });
+  const ctrRows = r.Containers.map((x: any) => [ctrShort(x.Id), x.Image, `"${x.Command.length > 20 ? `${x.Command.slice(0, 19)}…` : x.Command}"`,
+    String((x.Mounts ?? []).filter((m: any) => m.Type === "volume").length), sz(x.SizeRw ?? 0), ago(x.Created), x.Status, (x.Names?.[0] ?? "").replace(/^\//, "")]);
+  const volRows = r.Volumes.map((v: any) => [v.Name, String(v.UsageData.RefCount), sz(v.UsageData.Size)]);
+  const cacheRows = (r.BuildCache ?? []).map((x: any) => [x.ID, x.Type, sz(x.Size ?? 0), x.CreatedAt ? ago(x.CreatedAt) : "", x.LastUsedAt ? ago(x.LastUsedAt) : "", String(x.UsageCount ?? 0), String(!!x.Shared)]);
+  process.stdout.write([
+    "Images space usage:\n\n" + table([["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"], ...imgRows]),
+    "Containers space usage:\n\n" + table([["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"], ...ctrRows]),
+    "Local Volumes space usage:\n\n" + table([["VOLUME NAME", "LINKS", "SIZE"], ...volRows]),
+    `Build cache usage: ${size(cacheSize)}\n\n` + table([["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"], ...cacheRows]),
+  ].join("\n"));
 };
 
 /** docker events: the daemon's stream, as lines or through --format; --since/--until bound it. */

@@ -11,6 +11,7 @@ import { API_VERSION, MIN_API_VERSION, flag, labelMatches, parseFilters, pruneFi
 import { loadImages, saveImages } from "../engine/image-archive.js";
 import { treeSize } from "../fsutil.js";
 import { applyChanges } from "../engine/container-changes.js";
+import { summaryView } from "../engine/container-view.js";
 import { Readable } from "node:stream";
 
 export interface SystemDeps {
@@ -189,8 +190,8 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
       images.push({ Id: i.Id, ParentId: "", RepoTags: i.RepoTags ?? [], RepoDigests: i.RepoDigests ?? [], Created: Math.floor(Date.parse(i.Created ?? "") / 1000) || 0,
         Size: i.Size ?? 0, SharedSize: 0, VirtualSize: i.Size ?? 0, Labels: {}, Containers: d.runner.store.all().filter((x) => x.Image === i.Id).length });
     }
-    const containers = await Promise.all(d.runner.store.all().map(async (x) => ({ Id: x.Id, Names: [x.Name], Image: x.ImageName ?? x.Image, ImageID: x.Image, Command: "", Created: Math.floor(Date.parse(x.Created) / 1000),
-      State: x.State.Status, Status: x.State.Status, ...(await d.runner.sizes(x.Id)), Labels: x.Config.Labels ?? {}, Mounts: [] })));
+    // docker's container summary (ps's), with the sizes df is about.
+    const containers = await Promise.all(d.runner.store.all().map(async (x) => ({ ...summaryView(x), Image: x.ImageName ?? x.Image, ...(await d.runner.sizes(x.Id)) })));
     const volumes = await Promise.all(d.volumes.list().map(async (v) => ({ ...v, UsageData: { Size: await treeSize(v.Mountpoint), RefCount: d.runner.store.all().filter((x) => x.MountPoints.some((m) => m.Name === v.Name)).length } })));
     return { LayersSize: images.reduce((a, i) => a + i.Size, 0), Images: images, Containers: containers, Volumes: volumes, BuildCache: buildCache };
   });

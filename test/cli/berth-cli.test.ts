@@ -524,6 +524,13 @@ test("sizes: ps -s, inspect -s and system df count what a container wrote and wh
     assert.deepEqual(df, rows(d.docker(["system", "df"]).stdout), "berth and the docker CLI print the same table");
     assert.match(df.find((l) => l.startsWith("Local Volumes"))!, /^Local Volumes\|\d+\|\d+\|[\d.]+kB\|/);
     assert.match(df.find((l) => l.startsWith("Containers"))!, /^Containers\|\d+\|\d+\|[\d.]+kB\|/);
+    // -v: the same four tables as the docker CLI's; the rows agree but for the clock columns.
+    const verbose = rows(ok(["system", "df", "-v"])), dockerVerbose = rows(d.docker(["system", "df", "-v"]).stdout);
+    const heads = (xs: string[]): string[] => xs.filter((l) => /usage:|^(REPOSITORY|CONTAINER ID|VOLUME NAME|CACHE ID)\|/.test(l)).map((l) => l.replace(/usage: .*/, "usage:"));
+    assert.deepEqual(heads(verbose), heads(dockerVerbose));
+    assert.ok(verbose.includes("cli-sized|1|51.2kB"), verbose.join("\n"));
+    const row = (xs: string[]): string[] => { const r = xs.find((l) => l.endsWith("|cli-sized"))!.split("|"); return [...r.slice(0, 5), r[7]!]; };
+    assert.deepEqual(row(verbose), row(dockerVerbose));
   } finally {
     ok(["rm", "-f", "cli-sized"]);
     ok(["volume", "rm", "cli-sized"]);
