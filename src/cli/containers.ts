@@ -333,6 +333,7 @@ const cp: Cmd = async (c, argv) => {
   if (from && to) throw new CliError("copying between containers is not supported");
   if (!from && !to) throw new CliError("must specify at least one container source");
   const follow = bool(p, "follow-link");
+  const archive = bool(p, "archive") ? 1 : undefined;
   if (from) {
     // -L: a symlink source is copied as what it points to, under the link's own name (docker's way).
     let srcPath = from.path, linkName: string | undefined;
@@ -349,7 +350,8 @@ const cp: Cmd = async (c, argv) => {
     let target = dst, rename = linkName;
     if (!existsSync(dst) || !statSync(dst).isDirectory()) { target = dirname(resolve(dst)); rename = basename(dst); }
     if (!existsSync(target)) throw new CliError(`no such directory: ${target}`, 1);
-    const args = ["-x", "-C", target, "--no-same-owner"];
+    // Owners as the container has them (GNU tar keeps them for root, as docker's CLI does).
+    const args = ["-x", "-C", target];
     if (rename && rename !== top) args.push(`--transform=s,^${top.replace(/[,\\.*[\]^$]/g, "\\$&")},${rename.replace(/[,&\\]/g, "\\$&")},`);
     const t = await tarProcess(args, ["pipe", "inherit", "inherit"]);
     res.pipe(t.stdin!);
@@ -359,7 +361,7 @@ const cp: Cmd = async (c, argv) => {
   const dest = to!;
   if (src === "-") {
     // A tar stream on stdin, extracted into the container's directory (docker cp - CONTAINER:DIR).
-    await c.json("PUT", `/containers/${dest.name}/archive`, { query: { path: dest.path }, raw: process.stdin, headers: { "Content-Type": "application/x-tar" } });
+    await c.json("PUT", `/containers/${dest.name}/archive`, { query: { path: dest.path, copyUIDGID: archive }, raw: process.stdin, headers: { "Content-Type": "application/x-tar" } });
     return;
   }
   if (!existsSync(src)) throw new CliError(`lstat ${resolve(src)}: no such file or directory`, 1);
@@ -384,7 +386,7 @@ const cp: Cmd = async (c, argv) => {
   if (name !== srcBase) args.push(`--transform=s,^${srcBase.replace(/[,\\.*[\]^$]/g, "\\$&")},${name.replace(/[,&\\]/g, "\\$&")},`);
   args.push(srcBase);
   const t = await tarProcess(args, ["inherit", "pipe", "inherit"]);
-  const put = c.json("PUT", `/containers/${dest.name}/archive`, { query: { path: dir }, raw: t.stdout!, headers: { "Content-Type": "application/x-tar" } });
+  const put = c.json("PUT", `/containers/${dest.name}/archive`, { query: { path: dir, copyUIDGID: archive }, raw: t.stdout!, headers: { "Content-Type": "application/x-tar" } });
   await Promise.all([put, finished(t, "cp")]);
 };
 

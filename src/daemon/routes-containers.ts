@@ -5,6 +5,7 @@ import type { ContainerRunner } from "../engine/container-runner.js";
 import { inspectView, summaryView } from "../engine/container-view.js";
 import type { ExecManager } from "../engine/exec.js";
 import { logDetails, readLogs } from "../engine/logs.js";
+import { lookupUser } from "../engine/user-lookup.js";
 import { archivePath, extractInto, resolveContainerPath, statPath, type PathStat } from "../engine/archive.js";
 import { dockerStats, systemCpuNs, top, type StatsSample } from "../engine/stats.js";
 import type { Runtime } from "../runtime/runtime.js";
@@ -227,7 +228,9 @@ export function containerRoutes(r: Router, d: ContainerDeps): void {
     try {
       await runner.withFilesystem(rec.Id, async (rootfs, mounts) => {
         if (rec.HostConfig.ReadonlyRootfs && !mounts.some((m) => path.startsWith(m.destination))) throw new Conflict("container rootfs is marked read-only");
-        await extractInto(resolveContainerPath(rootfs, mounts, path), path, c.req);
+        // copyUIDGID (cp -a): the container's user owns what is copied in; otherwise root does.
+        const user = flag(c.query, "copyUIDGID") && rec.Config.User ? lookupUser(rootfs, String(rec.Config.User)) : { uid: 0, gid: 0 };
+        await extractInto(resolveContainerPath(rootfs, mounts, path), path, c.req, { uid: user.uid, gid: user.gid });
       });
     } finally {
       if (paused) await runner.unpause(rec.Id).catch(() => {});

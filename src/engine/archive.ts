@@ -82,12 +82,15 @@ export function archivePath(host: string, name: string): AsyncIterable<Buffer> {
   return writeTar(walkEntries(host, base));
 }
 
-/** Extracts a tar into a directory of the container. */
-export async function extractInto(hostDir: string, containerPath: string, body: Readable): Promise<void> {
+/**
+ * Extracts a tar into a directory of the container. As dockerd, the tar's owners are not kept:
+ * everything belongs to `owner` (root, or the container's user for `cp -a`).
+ */
+export async function extractInto(hostDir: string, containerPath: string, body: Readable, owner: { uid: number; gid: number }): Promise<void> {
   let st;
   try { st = await lstat(hostDir); } catch { throw new NotFound(`Could not find the file ${containerPath} in container`); }
   if (!st.isDirectory()) throw new InvalidArgument(`extraction point is not a directory: ${containerPath}`);
   // "delete" keeps .wh. names from being read as overlay whiteouts in a plain directory; a user's
   // tar has none in practice, and docker would copy such a file as it is.
-  await applyLayer(hostDir, body as unknown as Parameters<typeof applyLayer>[1], { whiteouts: "delete" });
+  await applyLayer(hostDir, body as unknown as Parameters<typeof applyLayer>[1], { whiteouts: "delete", owner });
 }

@@ -34,6 +34,8 @@ export type WhiteoutMode = "overlay" | "delete";
 export interface ApplyOptions {
   /** How whiteouts are recorded; default "overlay". */
   whiteouts?: WhiteoutMode;
+  /** Every entry gets this owner instead of the tar's (docker cp's extraction). */
+  owner?: { uid: number; gid: number };
 }
 
 export interface ApplyResult {
@@ -169,9 +171,10 @@ export async function applyLayer(dir: string, stream: ChunkSource, opts: ApplyOp
     }
   }
   const applier = new Applier(dir, opts.whiteouts ?? "overlay");
+  const owner = opts.owner;
   for await (const { header, body } of readTar(counted(decompress(stream)))) {
     try {
-      await applier.entry(header, body);
+      await applier.entry(owner ? { ...header, uid: owner.uid, gid: owner.gid } : header, body);
     } catch (err) {
       if (err instanceof BerthError) throw err;
       throw fromErrno(err, `layer entry ${JSON.stringify(header.name)}`);

@@ -8,7 +8,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildImage, freePort, startRegistry } from "../../src/image/test-fixtures.js";
@@ -289,6 +289,22 @@ test("cp: files and directories both ways, renamed, and errors", () => {
     symlinkSync("f.txt", join(dir, "hostlink"));
     ok(["cp", "-L", join(dir, "hostlink"), "cli-cp:/tmp/"]);
     assert.equal(ok(["exec", "cli-cp", "sh", "-c", "test ! -L /tmp/hostlink && cat /tmp/hostlink"]), "from host\n");
+    // Owners, as docker: what goes in belongs to root, or with -a to the container's user; what
+    // comes out keeps the container's owners.
+    writeFileSync(join(dir, "owned.txt"), "owned\n");
+    chownSync(join(dir, "owned.txt"), 4321, 4321);
+    ok(["cp", join(dir, "owned.txt"), "cli-cp:/tmp/"]);
+    assert.equal(ok(["exec", "cli-cp", "stat", "-c", "%u:%g", "/tmp/owned.txt"]), "0:0\n");
+    ok(["run", "-d", "--name", "cli-cp-u", "-u", "1000:1000", "busybox", "sleep", "1000"]);
+    try {
+      ok(["cp", "-a", join(dir, "owned.txt"), "cli-cp-u:/tmp/"]);
+      assert.equal(ok(["exec", "cli-cp-u", "stat", "-c", "%u:%g", "/tmp/owned.txt"]), "1000:1000\n");
+    } finally {
+      berth(["rm", "-f", "cli-cp-u"]);
+    }
+    ok(["exec", "cli-cp", "sh", "-c", "echo x > /tmp/theirs && chown 4321:4322 /tmp/theirs"]);
+    ok(["cp", "cli-cp:/tmp/theirs", dir]);
+    assert.deepEqual([statSync(join(dir, "theirs")).uid, statSync(join(dir, "theirs")).gid], [4321, 4322]);
     // A destination that is a symlink to a directory is followed: the file lands in that directory.
     ok(["exec", "cli-cp", "sh", "-c", "mkdir /tmp/dd && ln -s dd /tmp/dl"]);
     ok(["cp", join(dir, "f.txt"), "cli-cp:/tmp/dl"]);
