@@ -80,12 +80,21 @@ export class Builder {
     return new Set(Object.values(this.cache));
   }
 
-  /** builder prune: forgets every cached step; returns the images that were only held by the cache. */
-  async prune(): Promise<string[]> {
-    const ids = [...this.cachedImages()];
-    this.cache = {};
-    await writeFileAtomic(this.cacheFile, "{}");
-    return ids;
+  /**
+   * builder prune: forgets the cached steps whose image `match` accepts (all without one); returns
+   * those images, which only the cache held.
+   */
+  async prune(match?: (imageId: string) => Promise<boolean>): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const [key, id] of Object.entries(this.cache)) {
+      if (match && !(await match(id))) continue;
+      delete this.cache[key];
+      ids.add(id);
+    }
+    await writeFileAtomic(this.cacheFile, JSON.stringify(this.cache));
+    // An image still cached under another step (a filter kept that one) stays.
+    const kept = this.cachedImages();
+    return [...ids].filter((id) => !kept.has(id));
   }
 
   async build(opts: BuildOptions, out: (s: string) => void): Promise<string> {

@@ -8,9 +8,11 @@ import { lstat, readdir, readlink } from "node:fs/promises";
 import { createReadStream } from "node:fs";
 import { relative, resolve } from "node:path";
 import { Readable } from "node:stream";
-import { b, bool, l, list, needArgs, parseArgs, s, str } from "./args.js";
+import { b, bool, filterFlags, l, list, needArgs, parseArgs, s, str } from "./args.js";
 import { jsonLines, type Client } from "./client.js";
 import { CliError } from "./errors.js";
+import { humanSize } from "./format.js";
+import { confirm } from "./stdio.js";
 import { DockerIgnore } from "../build/dockerignore.js";
 import { writeTar, type TarWriteEntry } from "../snapshot/tar/writer.js";
 
@@ -114,8 +116,10 @@ export const build: Cmd = async (c, argv) => {
 
 /** `berth builder prune`: the build cache's intermediate images. */
 export const builderPrune: Cmd = async (c, argv) => {
-  parseArgs("builder prune", argv, [b("force", "f"), b("all", "a"), l("filter")]);
-  const r = await c.json("POST", "/build/prune");
+  const p = parseArgs("builder prune", argv, [b("force", "f"), b("all", "a"), l("filter")]);
+  const q = bool(p, "all") ? "all build cache" : "all dangling build cache";
+  if (!bool(p, "force") && !(await confirm(`WARNING! This will remove ${q}.\nAre you sure you want to continue?`))) return;
+  const r = await c.json("POST", "/build/prune", { query: { all: bool(p, "all") ? 1 : undefined, filters: filterFlags(p) } });
   if (r.CachesDeleted?.length) process.stdout.write(`Deleted build cache objects:\n${r.CachesDeleted.join("\n")}\n\n`);
-  process.stdout.write(`Total reclaimed space: ${r.SpaceReclaimed ?? 0}B\n`);
+  process.stdout.write(`Total reclaimed space: ${humanSize(r.SpaceReclaimed ?? 0)}\n`);
 };

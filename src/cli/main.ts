@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { b, bool, filterFlags, l, list, needArgs, parseArgs, s, str, unixTime } from "./args.js";
 import { Client, DEFAULT_SOCKET, jsonLines } from "./client.js";
 import { CliError, ExitCode } from "./errors.js";
+import { confirm } from "./stdio.js";
 import { ago, humanSize, printRows, table } from "./format.js";
 
 type Cmd = (c: Client, argv: string[]) => Promise<void>;
@@ -135,18 +136,6 @@ function filtersWith(p: Parameters<typeof filterFlags>[0], extra: Record<string,
   return Object.keys(f).length ? JSON.stringify(f) : undefined;
 }
 
-/** docker's confirmation for destructive commands: "y" on stdin, anything else (or EOF) is no. */
-async function confirm(question: string): Promise<boolean> {
-  process.stderr.write(`${question} [y/N] `);
-  const answer = await new Promise<string>((resolve) => {
-    let buf = "";
-    const onData = (d: Buffer): void => { buf += d.toString(); if (buf.includes("\n")) done(); };
-    const done = (): void => { process.stdin.off("data", onData); process.stdin.pause(); resolve(buf.trim()); };
-    process.stdin.on("data", onData);
-    process.stdin.once("end", done);
-  });
-  return /^y(es)?$/i.test(answer);
-}
 
 const prune = (what: "container" | "image"): Cmd => async (c, argv) => {
   const p = parseArgs(`${what} prune`, argv, [b("force", "f"), b("all", "a"), l("filter")]);
@@ -169,6 +158,7 @@ const systemPrune: Cmd = async (c, argv) => {
   const p = parseArgs("system prune", argv, [b("force", "f"), b("all", "a"), b("volumes"), l("filter")]);
   const what = ["all stopped containers", "all networks not used by at least one container", ...(bool(p, "volumes") ? ["all anonymous volumes not used by at least one container"] : []),
     bool(p, "all") ? "all images without at least one container associated to them" : "all dangling images", "unused build cache"];
+  if (bool(p, "volumes") && list(p, "filter").some((f) => f.startsWith("until="))) throw new CliError(`ERROR: The "until" filter is not supported with "--volumes"`);
   if (!bool(p, "force") && !(await confirm(`WARNING! This will remove:\n${what.map((w) => `  - ${w}`).join("\n")}\n\nAre you sure you want to continue?`))) return;
   let space = 0;
   const section = (title: string, items: string[]): void => { if (items.length) process.stdout.write(`${title}:\n${items.join("\n")}\n\n`); };
@@ -177,14 +167,14 @@ const systemPrune: Cmd = async (c, argv) => {
   space += containers.SpaceReclaimed ?? 0;
   section("Deleted Networks", (await c.json("POST", "/networks/prune", { query: { filters: filterFlags(p) } })).NetworksDeleted ?? []);
   if (bool(p, "volumes")) {
-    const v = await c.json("POST", "/volumes/prune");
+    const v = await c.json("POST", "/volumes/prune", { query: { filters: filterFlags(p) } });
     section("Deleted Volumes", v.VolumesDeleted ?? []);
     space += v.SpaceReclaimed ?? 0;
   }
   const images = await c.json("POST", "/images/prune", { query: { filters: filtersWith(p, bool(p, "all") ? { dangling: ["false"] } : {}) } });
   section("Deleted Images", ((images.ImagesDeleted ?? []) as { Untagged?: string; Deleted?: string }[]).map((x) => (x.Untagged ? `untagged: ${x.Untagged}` : `deleted: ${x.Deleted}`)));
   space += images.SpaceReclaimed ?? 0;
-  const cache = await c.json("POST", "/build/prune");
+  const cache = await c.json("POST", "/build/prune", { query: { filters: filterFlags(p) } });
   section("Deleted build cache objects", cache.CachesDeleted ?? []);
   space += cache.SpaceReclaimed ?? 0;
   process.stdout.write(`Total reclaimed space: ${humanSize(space)}\n`);

@@ -1,7 +1,8 @@
 /**
  * The terminal side of attach and exec: docker's multiplexed frames split to stdout/stderr (raw
  * bytes with a TTY), stdin sent on (half-closed at its end), the local terminal in raw mode for
- * `-t`, and the window size sent at start and on every SIGWINCH.
+ * `-t`, and the window size sent at start and on every SIGWINCH; and the yes/no question of
+ * destructive commands.
  */
 import type { Socket } from "node:net";
 import { demux } from "../stream-frames.js";
@@ -45,4 +46,17 @@ export function relay(sock: Socket, o: AttachOptions): Promise<void> {
     sock.resume(); // the client paused it when the connection was hijacked
     if (sock.destroyed) done();
   });
+}
+
+/** docker's confirmation for destructive commands: "y" on stdin, anything else (or EOF) is no. */
+export async function confirm(question: string): Promise<boolean> {
+  process.stderr.write(`${question} [y/N] `);
+  const answer = await new Promise<string>((resolve) => {
+    let buf = "";
+    const onData = (d: Buffer): void => { buf += d.toString(); if (buf.includes("\n")) done(); };
+    const done = (): void => { process.stdin.off("data", onData); process.stdin.pause(); resolve(buf.trim()); };
+    process.stdin.on("data", onData);
+    process.stdin.once("end", done);
+  });
+  return /^y(es)?$/i.test(answer);
 }

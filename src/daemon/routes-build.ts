@@ -12,7 +12,7 @@ import type { EventBus } from "../engine/events.js";
 import { InvalidArgument } from "../errdefs.js";
 import { parsePlatform, parseReference } from "../image/index.js";
 import { applyLayer } from "../snapshot/index.js";
-import { flag, Status, type Router } from "./http.js";
+import { flag, parseFilters, pruneFilter, Status, type Router } from "./http.js";
 
 export interface BuildDeps {
   builder: Builder;
@@ -87,8 +87,14 @@ export function buildRoutes(r: Router, d: BuildDeps): void {
     await rm(dir, { recursive: true, force: true }).catch(() => {});
     return new Status(0);
   });
-  r.add("POST", "/build/prune", async () => {
-    const ids = await d.builder.prune();
+  r.add("POST", "/build/prune", async (c) => {
+    // docker's filters on the cache: until (the step's image creation) and label; all/keep-storage
+    // ask nothing more of berth's cache, whose entries are all unused intermediate images.
+    const match = pruneFilter(parseFilters(c.query));
+    const ids = await d.builder.prune(match && (async (id) => {
+      const img = await d.images.inspect(id).catch(() => undefined);
+      return !!img && match({ created: Date.parse(String(img.Created ?? "")) / 1000, labels: (img.Config?.Labels ?? null) as Record<string, string> | null });
+    }));
     const deleted: string[] = [];
     for (const id of ids) {
       try {

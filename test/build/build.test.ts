@@ -108,7 +108,16 @@ test("the step cache: an unchanged context hits every step; a touched file still
   // The cache in system df, and builder prune emptying it.
   const df = /^Build Cache\s+(\d+)\s+\d+\s+(\S+)/m.exec(berth("system", "df"));
   assert.ok(df && Number(df[1]) > 0, "system df counts the cached steps");
-  assert.match(berth("builder", "prune", "-f"), /Total reclaimed space/);
+  // Filters: a cache older than 1h is none of it; without -f the question is asked, and no is no.
+  assert.match(berth("builder", "prune", "-f", "--filter", "until=1h"), /^Total reclaimed space: 0B$/m);
+  assert.equal(/^Build Cache\s+(\d+)/m.exec(berth("system", "df"))![1], df[1], "until=1h kept every cached step");
+  berth("system", "prune", "-f", "--filter", "until=1h");
+  assert.equal(/^Build Cache\s+(\d+)/m.exec(berth("system", "df"))![1], df[1], "system prune's until=1h kept it too");
+  assert.match(d.berth(["system", "prune", "-f", "--volumes", "--filter", "until=1h"]).stderr, /"until" filter is not supported with "--volumes"/);
+  const asked = d.berth(["builder", "prune"], "n\n");
+  assert.match(asked.stderr, /WARNING! This will remove all dangling build cache\.\nAre you sure you want to continue\? \[y\/N\]/);
+  assert.equal(/^Build Cache\s+(\d+)/m.exec(berth("system", "df"))![1], df[1], "answering no kept it");
+  assert.match(berth("builder", "prune", "-f"), /Total reclaimed space: [\d.]+[kMG]?B/);
   assert.match(berth("system", "df"), /^Build Cache\s+0\s/m);
   assert.equal(berth("build", "-t", "cached:1", dir).match(/Using cache/g), null, "nothing is cached after the prune");
 });
