@@ -158,7 +158,7 @@ const importCmd: Cmd = async (c, argv) => {
   const raw = url ? undefined : src === "-" ? process.stdin : createReadStream(src);
   await new Promise<void>((resolve, reject) => { if (!raw || src === "-") resolve(); else { (raw as ReturnType<typeof createReadStream>).once("open", () => resolve()); raw.once("error", (e: NodeJS.ErrnoException) => reject(new CliError(`open ${src}: ${e.code === "ENOENT" ? "no such file or directory" : e.message}`, 1))); } });
   const [repo, t] = p.args[1] ? splitTag(p.args[1]) : [undefined, undefined];
-  const res = await c.open("POST", "/images/create", { query: { fromSrc: url ? src : "-", repo, tag: t, message: str(p, "message"), changes: list(p, "change") }, ...(raw ? { raw, headers: { "Content-Type": "application/x-tar" } } : {}) });
+  const res = await c.open("POST", "/images/create", { query: { fromSrc: url ? src : "-", repo, tag: t, message: str(p, "message"), changes: list(p, "change"), platform: str(p, "platform") }, ...(raw ? { raw, headers: { "Content-Type": "application/x-tar" } } : {}) });
   for await (const m of jsonLines<ProgressMsg>(res)) {
     if (m.error) throw new CliError(m.errorDetail?.message ?? m.error, 1);
     if (m.status) process.stdout.write(`${m.status}\n`);

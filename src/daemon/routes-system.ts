@@ -212,7 +212,7 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
         const ref = c.query.get("repo") ? `${c.query.get("repo")}${c.query.get("tag") ? `:${c.query.get("tag")}` : ""}` : undefined;
         const changes = c.query.getAll("changes").flatMap((x) => x.split("\n")).filter((x) => x.trim());
         const config = applyChanges({ Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] }, changes);
-        const id = await d.images.importRootfs(body, { reference: ref, message: c.query.get("message") ?? undefined, config, source: src });
+        const id = await d.images.importRootfs(body, { reference: ref, message: c.query.get("message") ?? undefined, config, source: src, platform: c.query.get("platform") || undefined });
         d.events.emit("image", "import", id, {});
         res.end(JSON.stringify({ status: id }) + "\n");
         return new Status(0);

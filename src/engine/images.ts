@@ -12,7 +12,7 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { FailedPrecondition, InvalidArgument, NotFound } from "../errdefs.js";
 import {
-  createContentStore, createImageStore, parseReference, createRegistryClient, pullImage, pushImage,
+  createContentStore, createImageStore, defaultPlatform, parsePlatform, parseReference, createRegistryClient, pullImage, pushImage,
   type ContentStore, type ImageStore, type ImageConfig, type ProgressEvent, type Credentials, type CredentialStore,
 } from "../image/index.js";
 import { isZstd, ZstdDecoder } from "../zstd.js";
@@ -173,12 +173,14 @@ export class EngineImages {
   }
 
   /** docker import: a root filesystem tarball (plain, gzip or zstd) becomes a one-layer image. */
-  async importRootfs(src: Readable, opts: { reference?: string; config?: Record<string, unknown>; message?: string; source?: string } = {}): Promise<string> {
+  async importRootfs(src: Readable, opts: { reference?: string; config?: Record<string, unknown>; message?: string; source?: string; platform?: string } = {}): Promise<string> {
+    // import --platform: the image says it is of that platform (its files are whatever the tar holds).
+    const p = opts.platform ? parsePlatform(opts.platform) : defaultPlatform();
     const head = await peek(src);
     const { diffId, size } = await this.storeLayer(head.gzip ? head.stream.pipe(createGunzip()) : head.zstd ? head.stream.pipe(new ZstdDecoder()) : head.stream);
     const created = new Date().toISOString();
     const config: ImageConfig = {
-      created, architecture: "amd64", os: "linux",
+      created, architecture: p.architecture, os: p.os, ...(p.variant ? { variant: p.variant } : {}),
       config: { Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], ...(opts.config ?? {}) },
       rootfs: { type: "layers", diff_ids: [diffId] },
       // As dockerd: no command made this layer; the comment says where it came from (or -m's message).

@@ -173,7 +173,11 @@ test("images, tag, rmi, history and import from a tar on stdin", () => {
   assert.equal(withChange.status, 0, withChange.stderr);
   assert.equal(ok(["run", "--rm", "imported:2"]), "default cmd\n");
   assert.equal(ok(["run", "--rm", "imported:2", "sh", "-c", "echo $A"]), "b\n");
-  ok(["rmi", "imported:2"]);
+  const arm = spawnSync(berthBin, ["-H", d.host, "import", "--platform", "linux/arm64", "-", "imported:arm"], { input: tar.stdout, encoding: "utf8" });
+  assert.equal(arm.status, 0, arm.stderr);
+  assert.equal(ok(["image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", "imported:arm"]), "linux/arm64\n");
+  assert.equal(ok(["image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", "imported:1"]), "linux/amd64\n");
+  ok(["rmi", "imported:2", "imported:arm"]);
   ok(["rmi", "imported:1"]);
   const missing = berth(["import", "/nonexistent.tar"]);
   assert.equal(missing.status, 1);
