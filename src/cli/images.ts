@@ -180,7 +180,7 @@ const save: Cmd = async (c, argv) => {
   needArgs("save", p, 1);
   const out = str(p, "output");
   if (!out && process.stdout.isTTY) throw new CliError("cowardly refusing to save to a terminal. Use the -o flag or redirect", 1);
-  const res = await c.open("GET", "/images/get", { query: { names: p.args } });
+  const res = await c.open("GET", "/images/get", { query: { names: p.args, platform: str(p, "platform") } });
   const { pipeline } = await import("node:stream/promises");
   if (out) {
     // Written beside the target and renamed at the end: a failed save never leaves half a file.
@@ -199,6 +199,8 @@ const save: Cmd = async (c, argv) => {
 const load: Cmd = async (c, argv) => {
   const p = parseArgs("load", argv, [s("input", "i"), b("quiet", "q"), s("platform")]);
   const input = str(p, "input");
+  // berth loads every image an archive holds; picking one platform's is not there yet.
+  if (str(p, "platform")) throw new CliError("load --platform is not supported by berth: it loads every image of the archive", 1);
   if (!input && process.stdin.isTTY) throw new CliError("requested load from stdin, but stdin is empty", 1);
   const raw = input ? createReadStream(input) : process.stdin;
   if (input) await new Promise<void>((resolve, reject) => { raw.once("open", () => resolve()); raw.once("error", (e: NodeJS.ErrnoException) => reject(new CliError(`open ${input}: ${e.code === "ENOENT" ? "no such file or directory" : e.message}`, 1))); });

@@ -177,6 +177,19 @@ test("images, tag, rmi, history and import from a tar on stdin", () => {
   assert.equal(arm.status, 0, arm.stderr);
   assert.equal(ok(["image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", "imported:arm"]), "linux/arm64\n");
   assert.equal(ok(["image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", "imported:1"]), "linux/amd64\n");
+  // save --platform: an image of that platform is saved, one of another is refused; load --platform is refused.
+  const saveDir = mkdtempSync(join(tmpdir(), "berth-cli-save-"));
+  try {
+    ok(["save", "--platform", "linux/arm64", "-o", join(saveDir, "arm.tar"), "imported:arm"]);
+    assert.ok(statSync(join(saveDir, "arm.tar")).size > 0);
+    const other = berth(["save", "--platform", "linux/amd64", "-o", join(saveDir, "x.tar"), "imported:arm"]);
+    assert.notEqual(other.status, 0);
+    assert.match(other.stderr, /is linux\/arm64, not linux\/amd64/);
+    assert.equal(existsSync(join(saveDir, "x.tar")), false, "no half file");
+    assert.match(berth(["load", "--platform", "linux/arm64", "-i", join(saveDir, "arm.tar")]).stderr, /load --platform is not supported/);
+  } finally {
+    rmSync(saveDir, { recursive: true, force: true });
+  }
   ok(["rmi", "imported:2", "imported:arm"]);
   ok(["rmi", "imported:1"]);
   const missing = berth(["import", "/nonexistent.tar"]);
