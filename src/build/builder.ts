@@ -17,7 +17,7 @@ import { createGunzip } from "node:zlib";
 import type { ContainerRunner } from "../engine/container-runner.js";
 import type { EngineImages } from "../engine/images.js";
 import { BerthError, InvalidArgument, NotFound } from "../errdefs.js";
-import { parsePlatform, platformMatches } from "../image/index.js";
+import { inspectPlatform, parsePlatform, platformMatches } from "../image/index.js";
 import { writeFileAtomic } from "../fsutil.js";
 import { secureJoin } from "../secure-join.js";
 import { applyLayer, writeTar, type TarWriteEntry } from "../snapshot/index.js";
@@ -194,7 +194,7 @@ export class Builder {
       // pulled; --pull pulls it anyway.
       const platform = from.flags.platform ? processWord(from.flags.platform, c.globalArgs, c.escape) : c.opts.platform;
       const local = await this.o.images.inspect(c.fromRef).catch(() => undefined);
-      const fits = !platform || (local && platformMatches(parsePlatform(platform), { os: String(local.Os ?? ""), architecture: String(local.Architecture ?? ""), ...(local.Variant ? { variant: String(local.Variant) } : {}) }));
+      const fits = !platform || (local && platformMatches(parsePlatform(platform), inspectPlatform(local)));
       image = local && fits && !c.opts.pull ? local.Id : await this.pullBase(c.fromRef, from.line, local?.Id, out, platform);
     }
     const base = await this.o.images.config(image);

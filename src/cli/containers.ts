@@ -7,7 +7,7 @@ import { b, bool, filterFlags, l, list, needArgs, parseArgs, s, str, unixTime, t
 import type { Client } from "./client.js";
 import { ApiError, CliError, each, ExitCode } from "./errors.js";
 import { portsLine } from "../network/ports.js";
-import { ago, bytesSize, goTime, humanSize, printRows, table, template } from "./format.js";
+import { ago, bytesSize, goTime, humanSize, printRows, shortId, table, template } from "./format.js";
 import { createBody, resourceFields, RESOURCE_FLAG_NAMES, restartFlag, RUN_FLAGS } from "./run-config.js";
 import { relay } from "./stdio.js";
 import { demux } from "../stream-frames.js";
@@ -17,7 +17,6 @@ type Cmd = (c: Client, argv: string[]) => Promise<void>;
 
 const posixDirname = (p: string): string => posix.dirname(p.replace(/\/+$/, "") || "/");
 const posixBasename = (p: string): string => posix.basename(p.replace(/\/+$/, ""));
-const short = (id: string): string => id.replace(/^sha256:/, "").slice(0, 12);
 
 /** Creates the container of run/create, pulling its image first when it is missing (docker's --pull missing). */
 async function createContainer(c: Client, p: Parsed, cmd: "run" | "create"): Promise<{ id: string; body: Record<string, any> }> {
@@ -164,12 +163,12 @@ const ps: Cmd = async (c, argv) => {
   const size = bool(p, "size");
   const rows = await c.json<any[]>("GET", "/containers/json", { query: { all: bool(p, "all") || limit !== undefined ? 1 : undefined, limit, filters: filterFlags(p), size: size ? 1 : undefined } });
   const trunc = !bool(p, "no-trunc");
-  if (bool(p, "quiet")) { for (const r of rows) process.stdout.write(`${trunc ? short(r.Id) : r.Id}\n`); return; }
+  if (bool(p, "quiet")) { for (const r of rows) process.stdout.write(`${trunc ? shortId(r.Id) : r.Id}\n`); return; }
   const view = rows.map((r) => {
     // docker quotes it as Go's strconv.Quote does, after cutting it to 20 characters.
     const command = JSON.stringify(trunc && r.Command.length > 20 ? `${r.Command.slice(0, 19)}…` : r.Command);
     return {
-      ID: trunc ? short(r.Id) : r.Id, Image: r.Image, Command: command, CreatedAt: goTime(r.Created),
+      ID: trunc ? shortId(r.Id) : r.Id, Image: r.Image, Command: command, CreatedAt: goTime(r.Created),
       RunningFor: ago(r.Created), Ports: portsLine(r.Ports ?? []), Status: r.Status, State: r.State, Names: (r.Names ?? []).map((x: string) => x.replace(/^\//, "")).join(","),
       Labels: Object.entries(r.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","), Mounts: (r.Mounts ?? []).map((m: any) => m.Name ?? m.Source).join(","), Networks: Object.keys(r.NetworkSettings?.Networks ?? {}).join(","),
       // docker's SIZE: the writable layer, and with the image under it ("virtual").
@@ -259,7 +258,7 @@ const stats: Cmd = async (c, argv) => {
   const p = parseArgs("stats", argv, [b("all", "a"), b("no-stream"), b("no-trunc"), s("format")]);
   const names = p.args.length ? p.args : (await c.json<any[]>("GET", "/containers/json", { query: { all: bool(p, "all") ? 1 : undefined } })).map((x) => x.Id);
   const once = bool(p, "no-stream") || !process.stdout.isTTY;
-  const idOf = (id: string): string => (bool(p, "no-trunc") ? id : short(id));
+  const idOf = (id: string): string => (bool(p, "no-trunc") ? id : shortId(id));
   const row = (id: string, st: any): Record<string, string> => {
     const cpuDelta = (st.cpu_stats?.cpu_usage?.total_usage ?? 0) - (st.precpu_stats?.cpu_usage?.total_usage ?? 0);
     const sysDelta = (st.cpu_stats?.system_cpu_usage ?? 0) - (st.precpu_stats?.system_cpu_usage ?? 0);

@@ -25,6 +25,9 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(h / 24 / 365)} years`;
 }
 
+/** docker's 12-character short ID (image IDs lose their sha256: first). */
+export const shortId = (id: string): string => id.replace(/^sha256:/, "").slice(0, 12);
+
 export function ago(dateOrSeconds: string | number): string {
   const t = typeof dateOrSeconds === "number" ? dateOrSeconds * 1000 : Date.parse(dateOrSeconds);
   return `${humanDuration(Date.now() - t)} ago`;

@@ -4,7 +4,7 @@ import type { Response } from "./http1.js";
 import { b, bool, filterFlags, needArgs, parseArgs, s, str, l, list } from "./args.js";
 import { jsonLines, type Client } from "./client.js";
 import { CliError, ExitCode } from "./errors.js";
-import { ago, goTime, humanSize, printRows } from "./format.js";
+import { ago, goTime, humanSize, printRows, shortId } from "./format.js";
 
 type Cmd = (c: Client, argv: string[]) => Promise<void>;
 
@@ -61,6 +61,9 @@ export async function registryAuthHeader(ref: string): Promise<Record<string, st
   return { "X-Registry-Auth": Buffer.from(json).toString("base64url") };
 }
 
+/** Where -q sends the progress it does not show (the stream is still read to its end for errors). */
+const DISCARD = { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream;
+
 export async function pullWithProgress(c: Client, ref: string, out: NodeJS.WriteStream, platform?: string, allTags = false): Promise<void> {
   const [image, tag] = allTags ? [ref, undefined] : splitTag(ref);
   const res = await c.open("POST", "/images/create", { query: { fromImage: image, tag, platform }, headers: await registryAuthHeader(ref) });
@@ -89,7 +92,7 @@ const images: Cmd = async (c, argv) => {
       const repo = t.slice(0, i);
       // The digest this repository knows the image by (a pull or push), as docker's DIGEST column.
       const digest = (im.RepoDigests as string[] | undefined ?? []).find((d) => d.slice(0, d.lastIndexOf("@")) === repo);
-      const r = { Repository: repo, Tag: t.slice(i + 1), ID: bool(p, "no-trunc") ? im.Id : im.Id.replace(/^sha256:/, "").slice(0, 12), CreatedSince: ago(im.Created), CreatedAt: goTime(im.Created), Size: humanSize(im.Size ?? 0), Digest: digest ? digest.slice(digest.lastIndexOf("@") + 1) : "<none>" };
+      const r = { Repository: repo, Tag: t.slice(i + 1), ID: bool(p, "no-trunc") ? im.Id : shortId(im.Id), CreatedSince: ago(im.Created), CreatedAt: goTime(im.Created), Size: humanSize(im.Size ?? 0), Digest: digest ? digest.slice(digest.lastIndexOf("@") + 1) : "<none>" };
       rows.push(r);
     }
   }
@@ -108,7 +111,7 @@ const pull: Cmd = async (c, argv) => {
   const all = bool(p, "all-tags");
   if (all && (p.args[0]!.includes("@") || splitTag(p.args[0]!)[1] !== "latest" || /:latest$/.test(p.args[0]!))) throw new CliError("tag can't be used with --all-tags/-a");
   if (bool(p, "quiet")) {
-    await pullWithProgress(c, p.args[0]!, { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream, platform, all);
+    await pullWithProgress(c, p.args[0]!, DISCARD, platform, all);
     process.stdout.write(`${p.args[0]}\n`);
     return;
   }
@@ -122,7 +125,7 @@ const push: Cmd = async (c, argv) => {
   const res = await c.open("POST", `/images/${image}/push`, { query: { tag }, headers: await registryAuthHeader(p.args[0]!) });
   // -q: no progress, then the reference pushed (docker's output).
   if (!bool(p, "quiet")) return showProgress(res, process.stdout);
-  await showProgress(res, { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream);
+  await showProgress(res, DISCARD);
   process.stdout.write(`${p.args[0]}\n`);
 };
 
@@ -169,7 +172,7 @@ const history: Cmd = async (c, argv) => {
   const p = parseArgs("history", argv, [b("quiet", "q"), b("no-trunc"), b("human", "H"), s("format")]);
   needArgs("history", p, 1, 1);
   const rows = await c.json<any[]>("GET", `/images/${p.args[0]}/history`);
-  const idOf = (id: string): string => (id === "<missing>" || bool(p, "no-trunc") ? id : id.replace(/^sha256:/, "").slice(0, 12));
+  const idOf = (id: string): string => (id === "<missing>" || bool(p, "no-trunc") ? id : shortId(id));
   if (bool(p, "quiet")) { for (const h of rows) process.stdout.write(`${idOf(String(h.Id))}\n`); return; }
   const view = rows.map((h) => ({ ID: idOf(String(h.Id)), CreatedSince: ago(h.Created), CreatedBy: bool(p, "no-trunc") ? h.CreatedBy : String(h.CreatedBy ?? "").slice(0, 45), Size: humanSize(h.Size ?? 0), Comment: h.Comment ?? "" }));
   printRows(view, str(p, "format"), { header: ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], cells: (r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment].map(String) });

@@ -8,7 +8,7 @@ import { b, bool, filterFlags, l, list, needArgs, parseArgs, s, str, unixTime } 
 import { Client, DEFAULT_SOCKET, jsonLines } from "./client.js";
 import { CliError, ExitCode } from "./errors.js";
 import { confirm } from "./stdio.js";
-import { ago, humanSize, printRows, table } from "./format.js";
+import { ago, humanSize, printRows, shortId, table } from "./format.js";
 
 type Cmd = (c: Client, argv: string[]) => Promise<void>;
 
@@ -206,15 +206,14 @@ const df: Cmd = async (c, argv) => {
   if (str(p, "format")) throw new CliError("--format and --verbose cannot be used together");
   // -v: docker's four tables, one row per image tag, container, volume and cache record.
   const sz = (n: number): string => humanSize(n, 3);
-  const ctrShort = (id: string): string => id.replace(/^sha256:/, "").slice(0, 12);
   const imgRows = r.Images.flatMap((i: any) => {
     const tags: string[] = i.RepoTags?.length ? i.RepoTags : ["<none>:<none>"];
     return tags.map((t) => {
       const at = t.lastIndexOf(":");
-      return [t.slice(0, at), t.slice(at + 1), ctrShort(i.Id), ago(i.Created), sz(i.Size), sz(i.SharedSize ?? 0), sz(i.Size - Math.max(0, i.SharedSize ?? 0)), String(i.Containers)];
+      return [t.slice(0, at), t.slice(at + 1), shortId(i.Id), ago(i.Created), sz(i.Size), sz(i.SharedSize ?? 0), sz(i.Size - Math.max(0, i.SharedSize ?? 0)), String(i.Containers)];
     });
   });
-  const ctrRows = r.Containers.map((x: any) => [ctrShort(x.Id), x.Image, `"${x.Command.length > 20 ? `${x.Command.slice(0, 19)}…` : x.Command}"`,
+  const ctrRows = r.Containers.map((x: any) => [shortId(x.Id), x.Image, `"${x.Command.length > 20 ? `${x.Command.slice(0, 19)}…` : x.Command}"`,
     String((x.Mounts ?? []).filter((m: any) => m.Type === "volume").length), sz(x.SizeRw ?? 0), ago(x.Created), x.Status, (x.Names?.[0] ?? "").replace(/^\//, "")]);
   const volRows = r.Volumes.map((v: any) => [v.Name, String(v.UsageData.RefCount), sz(v.UsageData.Size)]);
   const cacheRows = (r.BuildCache ?? []).map((x: any) => [x.ID, x.Type, sz(x.Size ?? 0), x.CreatedAt ? ago(x.CreatedAt) : "", x.LastUsedAt ? ago(x.LastUsedAt) : "", String(x.UsageCount ?? 0), String(!!x.Shared)]);

@@ -6,7 +6,7 @@ import type { EventBus } from "../engine/events.js";
 import type { EngineImages } from "../engine/images.js";
 import type { VolumeStore } from "../engine/volumes.js";
 import type { CgroupManager } from "../runtime/cgroups/types.js";
-import { familiarString, formatPlatform, parsePlatform, parseReference, platformMatches, type ProgressEvent } from "../image/index.js";
+import { familiarString, formatPlatform, inspectPlatform, parsePlatform, parseReference, platformMatches, type ProgressEvent } from "../image/index.js";
 import { API_VERSION, MIN_API_VERSION, flag, labelMatches, parseFilters, pruneFilter, Status, writeOrAbort, type Ctx, type Router } from "./http.js";
 import { loadImages, saveImages } from "../engine/image-archive.js";
 import { treeSize } from "../fsutil.js";
@@ -139,7 +139,7 @@ export function systemRoutes(r: Router, d: SystemDeps): void {
     const want = c.query.get("platform") ? parsePlatform(c.query.get("platform")!) : undefined;
     for (const n of names) {
       const img = await d.images.inspect(n);
-      const have = { os: String(img.Os ?? ""), architecture: String(img.Architecture ?? ""), ...(img.Variant ? { variant: String(img.Variant) } : {}) };
+      const have = inspectPlatform(img);
       if (want && !platformMatches(want, have)) throw new NotFound(`image ${n} is ${formatPlatform(have)}, not ${formatPlatform(want)}: nothing to save for that platform`);
     }
     c.res!.writeHead(200, { "Content-Type": "application/x-tar" });

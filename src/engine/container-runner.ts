@@ -37,7 +37,7 @@ import type { MountMap } from "./archive.js";
 import type { Mount } from "../runtime/spec.js";
 import type { NetworkManager, SandboxRecord } from "../network/manager.js";
 import { isPredefined, type NetworkRecord } from "../network/networks.js";
-import { formatPlatform, parsePlatform, platformMatches } from "../image/index.js";
+import { formatPlatform, inspectPlatform, parsePlatform, platformMatches } from "../image/index.js";
 import { bindingsOf } from "../network/ports.js";
 
 /** What the engine needs of the image side. */
@@ -128,7 +128,7 @@ export class ContainerRunner {
     if (o.platform) {
       // As dockerd: a local image of another platform is "not found", and the client pulls.
       const want = parsePlatform(o.platform);
-      const have = { os: String(image.Os ?? ""), architecture: String(image.Architecture ?? ""), ...(image.Variant ? { variant: String(image.Variant) } : {}) };
+      const have = inspectPlatform(image);
       if (!platformMatches(want, have)) {
         throw new NotFound(`image with reference ${config.Image} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${formatPlatform(have)}`);
       }

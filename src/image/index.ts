@@ -18,7 +18,7 @@ export {
   type ContentInfo, type IngestOptions, type IngestResult, type IngestSource, type IngestStatus, type GcResult,
 } from "./content-store.js";
 export { parseManifest, parseImageConfig, type ParsedManifest } from "./manifests.js";
-export { parsePlatform, formatPlatform, defaultPlatform, normalizePlatform, platformMatches, selectManifest } from "./platform.js";
+export { parsePlatform, formatPlatform, defaultPlatform, inspectPlatform, normalizePlatform, platformMatches, selectManifest } from "./platform.js";
 export {
   DockerConfigCredentials, defaultDockerConfigPath, authKey, type Credentials, type CredentialStore,
 } from "./docker-config.js";

@@ -42,6 +42,11 @@ export function defaultPlatform(): Platform {
   return normalizePlatform({ os: process.platform, architecture: process.arch });
 }
 
+/** The platform docker's image inspect JSON names (Os, Architecture, Variant). */
+export function inspectPlatform(img: Readonly<Record<string, unknown>>): Platform {
+  return { os: String(img.Os ?? ""), architecture: String(img.Architecture ?? ""), ...(img.Variant ? { variant: String(img.Variant) } : {}) };
+}
+
 /** Does an index entry's platform satisfy `want`? A wanted variant must match; none wanted accepts any. */
 export function platformMatches(want: Platform, have: Platform): boolean {
   const w = normalizePlatform(want);
