@@ -56,6 +56,8 @@ export class ExecManager {
     if (!c.State.Running) throw new Conflict(`container ${c.Id} is not running`);
     if (c.State.Paused) throw new Conflict(`container ${c.Id} is paused, unpause the container before exec`);
     if (!Array.isArray(cfg.Cmd) || cfg.Cmd.length === 0) throw new InvalidArgument("No exec command specified");
+    // Records of removed containers' execs go now (an ended exec stays inspectable while its container exists).
+    for (const e of this.execs.values()) if (!this.runner.store.has(e.ContainerID)) this.execs.delete(e.ID);
     const id = randomBytes(32).toString("hex");
     let markEnded!: () => void;
     const ended = new Promise<void>((r) => { markEnded = r; });
@@ -79,8 +81,9 @@ export class ExecManager {
     return e;
   }
 
+  /** The container's execs not yet ended (docker's ExecIDs: an ended exec stays inspectable by id, not listed). */
   idsOf(containerId: string): string[] {
-    return [...this.execs.values()].filter((e) => e.ContainerID === containerId).map((e) => e.ID);
+    return [...this.execs.values()].filter((e) => e.ContainerID === containerId && e.ExitCode === null).map((e) => e.ID);
   }
 
   private dir(e: ExecRecord): string {
