@@ -3,6 +3,12 @@
  * (download + unpack) against docker pull (a private dockerd) and skopeo copy to an OCI directory
  * (download only), in one invocation; medians, ratios, and berth's throughput in uncompressed MB/s.
  *
+ * Before each timed pull the page cache is written back and dropped (untimed), so that no pull
+ * pays for the previous one's writeback or removal: on an ext4 without a journal (this machine's
+ * root) a file created within a minute of a mass deletion spends most of its create in the
+ * kernel's recently_deleted() scan (perf: about half of an unpack's busy time right after an
+ * rmi), which made every pull's time depend on what ran just before it.
+ *
  * The image is made once from this machine's /usr (four gzip layers: share, bin, local, and
  * include+sbin+libexec; deterministic tars) and cached in /var/cache/berth-bench (BERTH_BENCH_CACHE).
  *
@@ -70,6 +76,12 @@ async function build(): Promise<Built> {
   return built;
 }
 
+/** Writes back and drops the page cache (dentries and inodes too), untimed: every pull starts on a quiet machine. */
+function quiet(): void {
+  spawnSync("sync");
+  try { writeFileSync("/proc/sys/vm/drop_caches", "3"); } catch { /* not root: the pulls share what writeback is left */ }
+}
+
 function timed(cmd: string, args: string[], env?: NodeJS.ProcessEnv): number {
   const t0 = performance.now();
   const r = spawnSync(cmd, args, { encoding: "utf8", env, maxBuffer: 64 * 1024 * 1024 });
@@ -88,11 +100,14 @@ try {
   const berth: number[] = [], docker: number[] = [], skopeo: number[] = [];
   const dockerEnv = { ...process.env, DOCKER_HOST: d.host };
   for (let i = 0; i < runs; i++) {
+    quiet();
     berth.push(timed(join(repo, "bin/berth"), ["-H", b.host, "pull", "-q", ref]));
     timed(join(repo, "bin/berth"), ["-H", b.host, "rmi", ref]); // and its blobs and unpacked layers: the next pull is cold
+    quiet();
     docker.push(timed("docker", ["pull", "-q", ref], dockerEnv));
     timed("docker", ["rmi", ref], dockerEnv);
     const dir = mkdtempSync(join(tmpdir(), "berth-bench-skopeo-"));
+    quiet();
     try { skopeo.push(timed("skopeo", ["copy", "--src-tls-verify=false", `docker://${ref}`, `oci:${dir}:big`])); } finally { rmSync(dir, { recursive: true, force: true }); }
   }
   const base = median(docker);

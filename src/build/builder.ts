@@ -13,7 +13,6 @@ import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmS
 import { lchown, lstat, mkdir, readdir, readlink, stat } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
 import type { ContainerRunner } from "../engine/container-runner.js";
 import type { EngineImages } from "../engine/images.js";
 import { BerthError, InvalidArgument, NotFound } from "../errdefs.js";
@@ -23,6 +22,7 @@ import { secureJoin } from "../secure-join.js";
 import { applyLayer, writeTar, type TarWriteEntry } from "../snapshot/index.js";
 import { keyValues, parseDockerfile, processWord, processWords, type Instruction } from "./dockerfile.js";
 import { DockerIgnore } from "./dockerignore.js";
+import { gunzip } from "../gunzip.js";
 
 export interface BuildOptions {
   /** The extracted build context. */
@@ -473,7 +473,7 @@ export class Builder {
           if (made && chown) for (let p = into; p.length >= made.length; p = posix.dirname(p)) await lchown(p, uid, gid);
           if (e.tarball) {
             const raw = createReadStream(e.abs);
-            const gz = (await isGzip(e.abs)) ? raw.pipe(createGunzip()) : raw;
+            const gz = (await isGzip(e.abs)) ? raw.pipe(gunzip()) : raw;
             await applyLayer(into, gz as unknown as Parameters<typeof applyLayer>[1], { whiteouts: "delete" });
             continue;
           }

@@ -5,7 +5,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
 import type { Builder } from "../build/builder.js";
 import type { EngineImages } from "../engine/images.js";
 import type { EventBus } from "../engine/events.js";
@@ -13,6 +12,7 @@ import { InvalidArgument } from "../errdefs.js";
 import { parsePlatform, parseReference } from "../image/index.js";
 import { applyLayer } from "../snapshot/index.js";
 import { flag, parseFilters, pruneFilter, Status, type Router } from "./http.js";
+import { gunzip } from "../gunzip.js";
 
 export interface BuildDeps {
   builder: Builder;
@@ -44,7 +44,7 @@ async function tarStream(body: Readable): Promise<Readable> {
       first = false;
       const head = body.read(2) as Buffer | null;
       if (head) body.unshift(head);
-      if (head && head[0] === 0x1f && head[1] === 0x8b) { const gz = createGunzip(); body.pipe(gz); pipeTo(gz); } else pipeTo(body);
+      if (head && head[0] === 0x1f && head[1] === 0x8b) { const gz = gunzip(); body.pipe(gz); pipeTo(gz); } else pipeTo(body);
       resolve(out);
     });
     body.once("end", () => { if (first) { first = false; out.end(); resolve(out); } });

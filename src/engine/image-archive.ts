@@ -10,11 +10,11 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
 import { InvalidArgument } from "../errdefs.js";
 import { formatReference, parseReference, type ImageConfig } from "../image/index.js";
 import { readTar, writeTar, type TarWriteEntry } from "../snapshot/index.js";
 import type { EngineImages } from "./images.js";
+import { gunzip } from "../gunzip.js";
 
 interface DockerManifestEntry { Config: string; RepoTags: string[] | null; Layers: string[] }
 
@@ -72,7 +72,7 @@ export async function loadImages(images: EngineImages, src: Readable): Promise<s
       src.once("readable", () => { const b = src.read(2) as Buffer | null; if (b) src.unshift(b); resolve(b ?? Buffer.alloc(0)); });
       src.once("error", reject);
     });
-    const input = first[0] === 0x1f && first[1] === 0x8b ? src.pipe(createGunzip()) : src;
+    const input = first[0] === 0x1f && first[1] === 0x8b ? src.pipe(gunzip()) : src;
     const files = new Set<string>();
     for await (const e of readTar(input as AsyncIterable<Buffer>)) {
       const name = e.header.name.replace(/^\.\//, "").replace(/\/$/, "");

@@ -9,7 +9,6 @@ import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
 import { FailedPrecondition, InvalidArgument, NotFound } from "../errdefs.js";
 import {
   createContentStore, createImageStore, defaultPlatform, parsePlatform, parseReference, createRegistryClient, pullImage, pushImage,
@@ -17,6 +16,7 @@ import {
 } from "../image/index.js";
 import { isZstd, ZstdDecoder } from "../zstd.js";
 import { chainId, mountAll, openSnapshotter, unmount, unpackLayer, unpackLayerFile, type Mount, type Snapshotter } from "../snapshot/index.js";
+import { gunzip } from "../gunzip.js";
 
 const LAYER_TAR = "application/vnd.oci.image.layer.v1.tar";
 const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
@@ -177,7 +177,7 @@ export class EngineImages {
     // import --platform: the image says it is of that platform (its files are whatever the tar holds).
     const p = opts.platform ? parsePlatform(opts.platform) : defaultPlatform();
     const head = await peek(src);
-    const { diffId, size } = await this.storeLayer(head.gzip ? head.stream.pipe(createGunzip()) : head.zstd ? head.stream.pipe(new ZstdDecoder()) : head.stream);
+    const { diffId, size } = await this.storeLayer(head.gzip ? head.stream.pipe(gunzip()) : head.zstd ? head.stream.pipe(new ZstdDecoder()) : head.stream);
     const created = new Date().toISOString();
     const config: ImageConfig = {
       created, architecture: p.architecture, os: p.os, ...(p.variant ? { variant: p.variant } : {}),

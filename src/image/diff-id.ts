@@ -5,11 +5,11 @@
  * (image-spec config.md, "Layer ChainID") names the stack of layers 0..N and is
  * the key the snapshotter uses.
  */
-import { createGunzip } from "node:zlib";
 import { PassThrough, pipeline, type Readable } from "node:stream";
 import { ZstdDecoder } from "../zstd.js";
 import { DigestingStream, sha256Digest, type Digest } from "./digest.js";
 import { MediaType } from "./media-types.js";
+import { gunzip } from "../gunzip.js";
 
 export type Compression = "gzip" | "zstd" | "none";
 
@@ -33,7 +33,7 @@ export interface UncompressedLayer {
 export function uncompressedLayer(mediaType: string, compressed: Readable): UncompressedLayer {
   const comp = compressionOf(mediaType);
   const digester = new DigestingStream();
-  const decoder = comp === "gzip" ? createGunzip() : comp === "zstd" ? new ZstdDecoder() : new PassThrough();
+  const decoder = comp === "gzip" ? gunzip() : comp === "zstd" ? new ZstdDecoder() : new PassThrough();
   const done = new Promise<Digest>((resolve, reject) => {
     pipeline(compressed, decoder, digester, () => {});
     digester.on("error", reject);

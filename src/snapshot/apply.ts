@@ -19,7 +19,6 @@ import { createHash } from "node:crypto";
 import { lstatSync } from "node:fs";
 import { lstat, readdir, rm } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
 import { isZstd, ZstdDecoder } from "../zstd.js";
 import { BerthError, InvalidArgument, fromErrno } from "../errdefs.js";
 import { createNode, setMetadata, setTimes } from "./apply-entry.js";
@@ -28,6 +27,7 @@ import type { ChunkSource } from "./tar/byte-reader.js";
 import type { TarHeader } from "./tar/header.js";
 import { readTar } from "./tar/reader.js";
 import { addon } from "./sys.js";
+import { gunzip } from "../gunzip.js";
 
 export type WhiteoutMode = "overlay" | "delete";
 
@@ -66,9 +66,9 @@ async function* decompress(src: ChunkSource): AsyncGenerator<Buffer> {
   const zstd = isZstd(head);
   if (!zstd && (head[0] !== 0x1f || head[1] !== 0x8b)) { yield* all(); return; }
   const raw = Readable.from(all());
-  const gunzip = zstd ? new ZstdDecoder() : createGunzip();
-  raw.on("error", (e) => gunzip.destroy(e));
-  yield* raw.pipe(gunzip) as AsyncIterable<Buffer>;
+  const decoder = zstd ? new ZstdDecoder() : gunzip();
+  raw.on("error", (e) => decoder.destroy(e));
+  yield* raw.pipe(decoder) as AsyncIterable<Buffer>;
 }
 
 class Applier {
