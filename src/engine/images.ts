@@ -4,7 +4,7 @@
  * is an active snapshot on its image's top chain ID, keyed by the container's id.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream, mkdirSync } from "node:fs";
+import { closeSync, createReadStream, createWriteStream, mkdirSync, openSync } from "node:fs";
 import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -12,10 +12,10 @@ import { pipeline } from "node:stream/promises";
 import { FailedPrecondition, InvalidArgument, NotFound } from "../errdefs.js";
 import {
   createContentStore, createImageStore, defaultPlatform, parsePlatform, parseReference, createRegistryClient, pullImage, pushImage,
-  type ContentStore, type ImageStore, type ImageConfig, type ProgressEvent, type Credentials, type CredentialStore,
+  type ArrivingBlob, type ContentStore, type ImageStore, type ImageConfig, type ProgressEvent, type Credentials, type CredentialStore,
 } from "../image/index.js";
 import { isZstd, ZstdDecoder } from "../zstd.js";
-import { chainId, mountAll, openSnapshotter, unmount, unpackLayer, unpackLayerFile, type Mount, type Snapshotter } from "../snapshot/index.js";
+import { chainId, FollowAbandoned, FollowedFile, mountAll, openSnapshotter, unmount, unpackLayer, unpackLayerFile, type Mount, type Snapshotter } from "../snapshot/index.js";
 import { gunzip } from "../gunzip.js";
 
 const LAYER_TAR = "application/vnd.oci.image.layer.v1.tar";
@@ -294,20 +294,33 @@ export class EngineImages {
     const registry = this.registry(opts.auth);
     try {
       let parent: string | undefined;
-      // With overlay, every layer unpacks on a worker as soon as it is here and commits on its
-      // parent once the layer below has (unpackLayerFile; pull.ts says when: info.below).
-      const ahead = this.snapshots.parentFree;
-      const r = await pullImage({ registry, content: this.content, images: this.images }, parseReference(ref), {
-        signal: opts.signal, onProgress: opts.onProgress, unpackAhead: ahead, platform: opts.platform,
-        applyLayer: async (i: number, digest: string, _mt: string, stream: Readable, info: { expectedDiffId: string; chainId: string; parentChainId?: string; below?: Promise<unknown> }) => {
-          if (ahead) {
-            stream.destroy(); // the worker reads the blob's file itself
-            const below = (info.below ?? Promise.resolve()).catch(() => { throw new FailedPrecondition(`layer ${i - 1} of the image failed to unpack`); });
-            const u = await unpackLayerFile(this.snapshots, await this.content.blobPath(digest), {
-              parent: info.parentChainId, chainId: info.chainId, diffId: info.expectedDiffId, parentReady: below,
-            });
-            return u.diffId;
+      // With overlay, every layer unpacks on a worker while it downloads (following the file the
+      // download writes: snapshot/follow.ts) and commits on its parent once the layer below has
+      // (unpackLayerFile; pull.ts says when: info.below). A download that fails or starts over
+      // abandons that; the layer then unpacks from the verified blob, if there is one.
+      const arriving = this.snapshots.parentFree ? async (i: number, digest: string, blob: ArrivingBlob, info: { size: number; expectedDiffId: string; chainId: string; parentChainId?: string; below?: Promise<unknown> }) => {
+        const below = (info.below ?? Promise.resolve()).catch(() => { throw new FailedPrecondition(`layer ${i - 1} of the image failed to unpack`); });
+        const unpack = (file: string | FollowedFile) => unpackLayerFile(this.snapshots, file, {
+          parent: info.parentChainId, chainId: info.chainId, diffId: info.expectedDiffId, parentReady: below,
+        });
+        const f = follow(blob, info.size);
+        if (f) {
+          try {
+            return (await unpack(f.file)).diffId;
+          } catch (e) {
+            // Bytes that fail to unpack may be a bad download: its error is the one to report.
+            if (!(e instanceof FollowAbandoned)) { await blob.downloaded; throw e; }
+          } finally {
+            f.close();
           }
+        }
+        await blob.downloaded;
+        return (await unpack(await this.content.blobPath(digest))).diffId;
+      } : undefined;
+      const r = await pullImage({ registry, content: this.content, images: this.images }, parseReference(ref), {
+        signal: opts.signal, onProgress: opts.onProgress, platform: opts.platform,
+        ...(arriving ? { applyArriving: arriving } : {}),
+        applyLayer: async (_i: number, _digest: string, _mt: string, stream: Readable, info: { expectedDiffId: string; chainId: string }) => {
           const u = await unpackLayer(this.snapshots, parent, stream, { diffId: info.expectedDiffId }).catch(async (e) => {
             if (/already exists/i.test((e as Error).message)) return { chainId: info.chainId, diffId: info.expectedDiffId };
             throw e;
@@ -332,6 +345,21 @@ export class EngineImages {
       registry.close();
     }
   }
+}
+
+/**
+ * The file a layer's download writes, opened for a worker to follow (snapshot/follow.ts) and fed
+ * the download's progress; undefined when there is no such file (the blob was here, or is
+ * committed already: unpack that).
+ */
+function follow(blob: ArrivingBlob, size: number): { file: FollowedFile; close: () => void } | undefined {
+  if (blob.file === undefined) return undefined;
+  let fd: number;
+  try { fd = openSync(blob.file, "r"); } catch { return undefined; }
+  const file = new FollowedFile(fd);
+  const unwatch = blob.watch((n) => file.grew(n));
+  blob.downloaded.then(() => file.complete(size), () => file.abandon());
+  return { file, close: () => { unwatch(); closeSync(fd); } };
 }
 
 async function peek(src: Readable): Promise<{ gzip: boolean; zstd: boolean; stream: Readable }> {

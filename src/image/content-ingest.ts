@@ -87,6 +87,7 @@ export async function runIngest(paths: ContentPaths, ref: string, opts: IngestOp
   const dataPath = join(dir, "data");
   const w = await IngestWriter.open(dataPath, opts.size ?? Infinity);
   const resumedFrom = w.offset;
+  opts.onData?.(dataPath);
   let retriesLeft = opts.retries ?? 3;
   let restartedAfterMismatch = resumedFrom === 0;
   let committed = false;

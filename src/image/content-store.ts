@@ -45,6 +45,12 @@ export interface IngestOptions {
   signal?: AbortSignal;
   /** Bytes present so far and the total when known; called as data arrives. */
   onProgress?: (done: number, total: number | undefined) => void;
+  /**
+   * Called once this call writes the blob itself, with the file it writes: the bytes onProgress
+   * reports are in it (a smaller `done` than before: it is being written again from there). It
+   * is renamed into place when verified. Not called when the blob is here or another writer brings it.
+   */
+  onData?: (path: string) => void;
   /** How many times a dropped stream is resumed before giving up (default 3). */
   retries?: number;
 }

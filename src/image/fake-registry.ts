@@ -20,6 +20,8 @@ export interface FakeRegistryOptions {
   fail503Once?: Set<string>;
   /** Destroy the connection after this many body bytes, once per blob digest. */
   dropBlobAfter?: Map<string, number>;
+  /** Answer every blob GET with the whole blob (200), ignoring Range, as some servers do. */
+  ignoreRange?: boolean;
   /** Redirect blob GETs to this origin (which must serve /storage/<digest>). */
   redirectBlobsTo?: string;
   /** Require Bearer tokens from /token, issued for these credentials. */
@@ -43,8 +45,8 @@ async function sendBody(res: ServerResponse, body: Buffer, delayMs: number, drop
   res.end();
 }
 
-export function serveBlob(req: IncomingMessage, res: ServerResponse, data: Buffer, delayMs = 0, dropAfter?: number): void {
-  const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
+export function serveBlob(req: IncomingMessage, res: ServerResponse, data: Buffer, delayMs = 0, dropAfter?: number, ignoreRange = false): void {
+  const m = ignoreRange ? null : /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
   const start = m ? Number(m[1]) : 0;
   if (start >= data.length && data.length > 0) { res.writeHead(416).end(); return; }
   const headers = { "content-type": "application/octet-stream", "content-length": String(data.length - start) };
@@ -96,7 +98,7 @@ export async function startFakeRegistry(o: FakeRegistryOptions): Promise<FakeReg
       const drop = o.dropBlobAfter?.get(digest);
       const dropNow = drop !== undefined && !dropped.has(digest);
       if (dropNow) dropped.add(digest);
-      serveBlob(req, res, data, o.blobDelayMs ?? 0, dropNow ? drop : undefined);
+      serveBlob(req, res, data, o.blobDelayMs ?? 0, dropNow ? drop : undefined, o.ignoreRange);
       return;
     }
     res.writeHead(404).end();

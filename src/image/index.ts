@@ -28,7 +28,7 @@ export {
 export type { PushBlobOptions } from "./blob-upload.js";
 export type { ProgressEvent, ProgressFn } from "./progress.js";
 export { uncompressedLayer, computeDiffId, chainIds, compressionOf, type UncompressedLayer, type Compression } from "./diff-id.js";
-export { pullImage, type PullOptions, type PullDeps, type PullResult, type ApplyLayer } from "./pull.js";
+export { pullImage, type PullOptions, type PullDeps, type PullResult, type ApplyLayer, type ApplyArriving, type ArrivingBlob } from "./pull.js";
 export { pushImage, type PushOptions, type PushDeps, type PushResult } from "./push.js";
 export {
   createImageStore, IMAGE_STORE_VERSION,

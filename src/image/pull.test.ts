@@ -184,3 +184,42 @@ test("an unpacker returning the wrong diff ID fails the pull", async (t) => {
     applyLayer: async (_i, digest, _m, stream) => { stream.resume(); return digest; },
   }), (e: unknown) => e instanceof FailedPrecondition && /layer 0 .*diff_id mismatch/.test(e.message));
 });
+
+test("applyArriving: a layer is handed the file its download writes, with its progress, before the download ends; a tampered layer fails the pull", async (t) => {
+  const { img, maps } = await sourceImage(t, { bigLayer: 200_000 });
+  const big = img.layers[1]!;
+  const fake = await startFakeRegistry({ ...maps, blobDelayMs: 1 });
+  t.after(() => fake.close());
+  const c = await client(t);
+  const seen = new Map<number, { file?: string; downloadedAtCall: boolean; grew: number[] }>();
+  const r = await pullImage(c, `${fake.host}/x:1`, {
+    applyArriving: async (i, digest, blob, info) => {
+      let downloaded = false;
+      void blob.downloaded.then(() => { downloaded = true; });
+      await Promise.resolve();
+      const s = { ...(blob.file !== undefined ? { file: blob.file } : {}), downloadedAtCall: downloaded, grew: [] as number[] };
+      seen.set(i, s);
+      const stop = blob.watch((n) => s.grew.push(n));
+      await blob.downloaded;
+      stop();
+      if (i > 0) await info.below;
+      return uncompressedLayer(MediaType.DockerLayerGzip, await c.content.readStream(digest)).diffId();
+    },
+  });
+  assert.deepEqual(r.diffIds, img.diffIds);
+  const s = seen.get(1)!;
+  assert.equal(s.downloadedAtCall, false, "called while the big layer still downloads");
+  assert.match(s.file ?? "", /ingest/, "with the ingest's file");
+  assert.ok(s.grew.length > 2 && s.grew.at(-1) === big.size && s.grew.every((n, k) => k === 0 || n >= s.grew[k - 1]!), `progress grows to the size: ${s.grew.length} reports`);
+  await allBlobsVerified(c.content);
+
+  const bad = await startFakeRegistry({ ...maps, tamper: new Set([big.digest]) });
+  t.after(() => bad.close());
+  const c2 = await client(t);
+  let failedDownload: unknown;
+  await assert.rejects(pullImage(c2, `${bad.host}/x:1`, {
+    applyArriving: async (_i, _d, blob, info) => { await blob.downloaded.catch((e) => { failedDownload = e; throw e; }); return info.expectedDiffId; },
+  }), (e: unknown) => e instanceof FailedPrecondition && e.message.includes(`digest mismatch: expected ${big.digest}`));
+  assert.ok(failedDownload instanceof FailedPrecondition, "blob.downloaded rejects with the download's error");
+  assert.deepEqual(await c2.images.list(), []);
+});

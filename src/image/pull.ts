@@ -3,9 +3,10 @@
  * config → layers. Layers download in parallel (3 at a time, as docker's
  * max-concurrent-downloads) into the content store; the caller's `applyLayer`
  * unpacks them in order as each becomes available, so layer N is being unpacked
- * while later ones still download — or, with `unpackAhead`, each as soon as it is
- * here, the caller putting them on their parents in order. Each unpacked layer's
- * diff ID must equal the config's rootfs.diff_ids[N].
+ * while later ones still download — or, with `applyArriving`, each as soon as its
+ * bytes start to arrive, the caller following the download and putting the layers
+ * on their parents in order. Each unpacked layer's diff ID must equal the config's
+ * rootfs.diff_ids[N].
  */
 import type { Readable } from "node:stream";
 import { FailedPrecondition, InvalidArgument } from "../errdefs.js";
@@ -35,17 +36,34 @@ export type ApplyLayer = (
   },
 ) => Promise<Digest>;
 
+/** A layer's blob as it arrives (ApplyArriving). */
+export interface ArrivingBlob {
+  /**
+   * The file the download writes, growing as `watch` reports; renamed into the content store
+   * when verified. Absent when the blob was here already or another writer brought it.
+   */
+  file?: string;
+  /** Calls `on` with the bytes in `file` now and as they grow (fewer: it is being rewritten); returns the unsubscribe. */
+  watch(on: (done: number) => void): () => void;
+  /** Settles with the download: resolves once the blob is verified and committed. */
+  downloaded: Promise<void>;
+}
+
+/**
+ * Unpacks layer `index` from its blob while it downloads and returns its diff ID, without
+ * waiting for the layers below it (`info.below` settles when the one below is done: the caller
+ * puts each layer on its parent in order). Nothing may be committed before `blob.downloaded`.
+ */
+export type ApplyArriving = (index: number, digest: Digest, blob: ArrivingBlob, info: Parameters<ApplyLayer>[4]) => Promise<Digest>;
+
 export interface PullOptions {
   /** os/arch[/variant]; default: the host's (linux/amd64 here). */
   platform?: Platform | string;
   signal?: AbortSignal;
   onProgress?: ProgressFn;
   applyLayer?: ApplyLayer;
-  /**
-   * Call applyLayer for each layer as soon as it is downloaded, without waiting for the layers
-   * below it: the caller puts each on its parent in order (EngineImages.pull with overlay).
-   */
-  unpackAhead?: boolean;
+  /** Instead of applyLayer: each layer unpacks as it arrives (EngineImages.pull with overlay). */
+  applyArriving?: ApplyArriving;
   /** Layers downloading at once (default 3). */
   concurrency?: number;
 }
@@ -117,35 +135,57 @@ export async function pullImage(deps: PullDeps, input: string | Reference, opts:
   signal?.addEventListener("abort", onAbort, { once: true });
   const limit = limiter(opts.concurrency ?? 3);
   const progress = opts.onProgress;
-  const downloads = manifest.layers.map((l) => {
+  // Each download as it arrives: its file once the ingest writes it, the bytes in it, who watches.
+  const arrivals = manifest.layers.map(() => {
+    let started!: () => void;
+    return { file: undefined as string | undefined, done: 0, watchers: new Set<(n: number) => void>(), started: new Promise<void>((r) => { started = r; }), start: () => started() };
+  });
+  const downloads = manifest.layers.map((l, i) => {
     progress?.(progressEvent(l.digest, "Pulling fs layer"));
+    const a = arrivals[i]!;
     const p = limit(async () => {
       const r = await content.ingest({
         digest: l.digest, size: l.size, signal: ac.signal,
-        onProgress: (done, total) => progress?.(progressEvent(l.digest, "Downloading", done, total)),
+        onData: (file) => { a.file = file; a.start(); },
+        onProgress: (done, total) => {
+          a.done = done;
+          for (const w of a.watchers) w(done);
+          progress?.(progressEvent(l.digest, "Downloading", done, total));
+        },
       }, blobSource(l));
       progress?.(progressEvent(l.digest, r.fetched ? "Download complete" : "Already exists"));
       return r;
     });
+    p.then(a.start, a.start);
     p.catch(() => {}); // awaited below in order; this only keeps an early failure from being "unhandled"
     return p;
   });
   const unpack = async (i: number, below?: Promise<unknown>): Promise<void> => {
     const l = manifest.layers[i]!;
-    await downloads[i];
-    if (!opts.applyLayer) return;
-    progress?.(progressEvent(l.digest, "Extracting", 0, l.size));
-    const got = await opts.applyLayer(i, l.digest, l.mediaType, await content.readStream(l.digest), {
-      size: l.size, expectedDiffId: diffIds[i]!, chainId: chains[i]!, ...(i > 0 ? { parentChainId: chains[i - 1]! } : {}), ...(below ? { below } : {}),
-    });
+    const info = { size: l.size, expectedDiffId: diffIds[i]!, chainId: chains[i]!, ...(i > 0 ? { parentChainId: chains[i - 1]! } : {}), ...(below ? { below } : {}) };
+    let got: Digest | undefined;
+    if (opts.applyArriving) {
+      const a = arrivals[i]!;
+      await a.started;
+      const downloaded = downloads[i]!.then(() => { progress?.(progressEvent(l.digest, "Extracting", 0, l.size)); });
+      downloaded.catch(() => {}); // the caller's, or awaited below
+      const watch = (on: (n: number) => void): (() => void) => { a.watchers.add(on); on(a.done); return () => a.watchers.delete(on); };
+      got = await opts.applyArriving(i, l.digest, { ...(a.file !== undefined ? { file: a.file } : {}), watch, downloaded }, info);
+      await downloaded;
+    } else {
+      await downloads[i];
+      if (!opts.applyLayer) return;
+      progress?.(progressEvent(l.digest, "Extracting", 0, l.size));
+      got = await opts.applyLayer(i, l.digest, l.mediaType, await content.readStream(l.digest), info);
+    }
     if (got !== diffIds[i]) {
       throw new FailedPrecondition(`${what}: layer ${i} (${l.digest}): diff_id mismatch: config says ${diffIds[i]}, unpacked ${got}`);
     }
     progress?.(progressEvent(l.digest, "Pull complete"));
   };
   try {
-    if (opts.unpackAhead) {
-      // All start at once, each told when the one below it is done; every one settles before a
+    if (opts.applyArriving) {
+      // All start at once, each as its bytes arrive and told when the one below it is done; every one settles before a
       // failure is reported (the lowest layer's), so none is left running.
       const started: Promise<void>[] = [];
       for (let i = 0; i < manifest.layers.length; i++) started.push(unpack(i, started[i - 1]));

@@ -9,6 +9,7 @@ import { Worker } from "node:worker_threads";
 import { AlreadyExists, BerthError, Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied } from "../errdefs.js";
 import type { ApplyOptions, ApplyResult } from "./apply.js";
 import type { ApplyJob } from "./apply-worker.js";
+import { FollowAbandoned, type Followed } from "./follow.js";
 
 const MAX = Math.max(1, Math.min(4, availableParallelism()));
 const CLASSES: Record<string, new (m: string) => BerthError> = {
@@ -23,10 +24,11 @@ const slots: Slot[] = [];
 const queue: Waiting[] = [];
 let nextId = 1;
 
-/** Applies the layer tar (plain, gzip or zstd) in `file` into `dir` on a worker thread. */
-export function applyLayerFile(dir: string, file: string, opts: ApplyOptions = {}): Promise<ApplyResult> {
+/** Applies the layer tar (plain, gzip or zstd) in `file` (or following one still being written) into `dir` on a worker thread. */
+export function applyLayerFile(dir: string, file: string | Followed, opts: ApplyOptions = {}): Promise<ApplyResult> {
   return new Promise((resolve, reject) => {
-    queue.push({ job: { id: nextId++, dir, file, whiteouts: opts.whiteouts ?? "overlay" }, resolve, reject });
+    const f = typeof file === "string" ? file : { fd: file.fd, shared: file.shared };
+    queue.push({ job: { id: nextId++, dir, file: f, whiteouts: opts.whiteouts ?? "overlay" }, resolve, reject });
     pump();
   });
 }
@@ -49,9 +51,9 @@ function start(): Slot {
     slot.worker.unref();
     return w;
   };
-  slot.worker.on("message", (m: { id: number; result?: ApplyResult; error?: { message: string; code?: string } }) => {
+  slot.worker.on("message", (m: { id: number; result?: ApplyResult; error?: { message: string; code?: string; abandoned?: boolean } }) => {
     const w = done();
-    if (m.error) w?.reject(new (CLASSES[m.error.code ?? ""] ?? BerthError)(m.error.message));
+    if (m.error) w?.reject(new (m.error.abandoned ? FollowAbandoned : CLASSES[m.error.code ?? ""] ?? BerthError)(m.error.message));
     else w?.resolve(m.result!);
     pump();
   });

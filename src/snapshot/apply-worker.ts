@@ -3,12 +3,15 @@ import { createReadStream } from "node:fs";
 import { parentPort } from "node:worker_threads";
 import type { BerthError } from "../errdefs.js";
 import { applyLayer, type WhiteoutMode } from "./apply.js";
+import { FollowAbandoned, followFile, type Followed } from "./follow.js";
 
-export interface ApplyJob { id: number; dir: string; file: string; whiteouts: WhiteoutMode }
+/** A layer file, or one still being written (follow.ts). */
+export interface ApplyJob { id: number; dir: string; file: string | Followed; whiteouts: WhiteoutMode }
 
 parentPort?.on("message", (job: ApplyJob) => {
-  applyLayer(job.dir, createReadStream(job.file, { highWaterMark: 1 << 20 }), { whiteouts: job.whiteouts }).then(
+  const src = typeof job.file === "string" ? createReadStream(job.file, { highWaterMark: 1 << 20 }) : followFile(job.file);
+  applyLayer(job.dir, src, { whiteouts: job.whiteouts }).then(
     (result) => parentPort!.postMessage({ id: job.id, result }),
-    (e: Error) => parentPort!.postMessage({ id: job.id, error: { message: e.message, code: (e as BerthError).code } }),
+    (e: Error) => parentPort!.postMessage({ id: job.id, error: { message: e.message, code: (e as BerthError).code, abandoned: e instanceof FollowAbandoned } }),
   );
 });

@@ -9,6 +9,7 @@ export { openSnapshotter, overlayUnsupported, type Driver } from "./detect.js";
 export { chainId, extendChain } from "./chain-id.js";
 export { applyLayer, type ApplyOptions, type ApplyResult, type WhiteoutMode } from "./apply.js";
 export { unpackLayer, unpackLayerFile, type UnpackResult } from "./unpack.js";
+export { FollowAbandoned, FollowedFile } from "./follow.js";
 export { overlayDiff, compareDiff } from "./diff.js";
 export { mountAll, unmount, writableDir } from "./mount.js";
 export { readTar, type TarEntry } from "./tar/reader.js";

@@ -9,6 +9,7 @@ import { AlreadyExists, FailedPrecondition, InvalidArgument } from "../errdefs.j
 import { applyLayer } from "./apply.js";
 import { applyLayerFile } from "./apply-pool.js";
 import { extendChain } from "./chain-id.js";
+import type { Followed } from "./follow.js";
 import { writableDir } from "./mount.js";
 import type { Snapshotter } from "./snapshotter.js";
 import type { ChunkSource } from "./tar/byte-reader.js";
@@ -35,11 +36,12 @@ export function unpackLayer(sn: Snapshotter, parent: string | undefined, layer: 
 
 /**
  * unpackLayer for an image's layers at once, on a parentFree snapshotter (overlay): the layer in
- * `file` is applied on a worker thread (apply-pool.ts) into a snapshot prepared without a parent,
+ * `file` (or in one still downloading: follow.ts) is applied on a worker thread (apply-pool.ts)
+ * into a snapshot prepared without a parent,
  * and committed on `parent` once `parentReady` says the parent is committed — so layer N unpacks
  * while N-1 still does, and they still commit in order. A chain ID already here is not unpacked.
  */
-export async function unpackLayerFile(sn: Snapshotter, file: string, o: { parent?: string; chainId: string; diffId: string; parentReady: Promise<unknown> }): Promise<UnpackResult> {
+export async function unpackLayerFile(sn: Snapshotter, file: string | Followed, o: { parent?: string; chainId: string; diffId: string; parentReady: Promise<unknown> }): Promise<UnpackResult> {
   if (!sn.parentFree) throw new FailedPrecondition(`the ${sn.name} snapshotter unpacks a layer only on its parent`);
   o.parentReady.catch(() => {}); // awaited below; a failure there is the lower layer's to report
   if (await sn.stat(o.chainId).then(() => true, () => false)) {
