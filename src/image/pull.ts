@@ -185,8 +185,8 @@ export async function pullImage(deps: PullDeps, input: string | Reference, opts:
   };
   try {
     if (opts.applyArriving) {
-      // All start at once, each as its bytes arrive and told when the one below it is done; every one settles before a
-      // failure is reported (the lowest layer's), so none is left running.
+      // All start at once, each as its bytes arrive and told when the one below it is done; every
+      // one settles before a failure is reported (the lowest layer's), so none is left running.
       const started: Promise<void>[] = [];
       for (let i = 0; i < manifest.layers.length; i++) started.push(unpack(i, started[i - 1]));
       const all = await Promise.allSettled(started);

@@ -5,9 +5,10 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeLayer } from "../image/test-fixtures.js";
+import { gzipSync } from "node:zlib";
 import { applyLayerFile } from "./apply-pool.js";
 import { FollowAbandoned, FollowedFile, followFile } from "./follow.js";
+import { writeTar } from "./tar/writer.js";
 
 const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -64,7 +65,15 @@ test("a follower stops with FollowAbandoned when the file is abandoned or shrink
 
 test("a layer worker applies a gzip layer while it is still being written, through the shared descriptor", async (t) => {
   const g = await growing(t);
-  const layer = await makeLayer({ "etc/motd": "followed\n", "srv/big": "x".repeat(300_000) });
+  const chunks: Buffer[] = [];
+  for await (const c of writeTar([
+    { header: { name: "etc/", type: "dir" } },
+    { header: { name: "etc/motd", type: "file", size: 9 }, body: Buffer.from("followed\n") },
+    { header: { name: "srv/", type: "dir" } },
+    { header: { name: "srv/big", type: "file", size: 300_000 }, body: Buffer.alloc(300_000, "x") },
+  ])) chunks.push(c);
+  const tar = Buffer.concat(chunks);
+  const layer = { tar, gz: gzipSync(tar) };
   const target = join(g.dir, "root");
   mkdirSync(target);
   const applying = applyLayerFile(target, g.file);
