@@ -84,3 +84,18 @@ test("pull: layers unpack while they download; a download that starts over, or i
   assert.deepEqual((await snapshotKinds(e3)).filter((k) => k !== "committed"), [], "no snapshot of the tampered layer is left");
   assert.ok((await snapshotKinds(e3)).length <= 1, "at most the good base layer is kept");
 });
+
+test("pull: two pulls of one image at once download each layer once and share its unpacked snapshot", async (t) => {
+  const { img, maps } = await source(t);
+  const fake = await startFakeRegistry({ ...maps, blobDelayMs: 1 });
+  t.after(() => fake.close());
+  const e = await EngineImages.open(join(await tempDir(t), "root"));
+  const [a, b] = await Promise.all([e.pull(`${fake.host}/x:1`), e.pull(`${fake.host}/x:1`)]);
+  assert.equal(a.id, img.config.digest);
+  assert.equal(b.id, img.config.digest);
+  for (const l of img.layers) {
+    assert.equal(fake.requests.filter((q) => q.method === "GET" && q.url.endsWith(l.digest)).length, 1, `layer ${l.digest} fetched once`);
+  }
+  assert.deepEqual(await snapshotKinds(e), ["committed", "committed"]);
+  assert.ok((await readRootfs(t, e, a.id, "srv/data.txt")).startsWith("one\n"));
+});
