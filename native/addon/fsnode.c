@@ -1,5 +1,5 @@
 /* Filesystem nodes: mknod (devices, fifos, overlay whiteouts), nanosecond
- * timestamps on symlinks (Node's lutimes takes float seconds), statfs type. */
+ * timestamps on symlinks and open files (Node's lutimes/futimes take float seconds), statfs type. */
 #include "addon.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +38,19 @@ static napi_value js_lutimens(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* futimens(fd, atimeSec, atimeNsec, mtimeSec, mtimeNsec): an open file's times, nanosecond
+ * precision (Node's futimes takes float seconds), without a path lookup. */
+static napi_value js_futimens(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  int64_t v[5];
+  if (get_args(env, info, 5, argv, NULL)) return NULL;
+  for (int i = 0; i < 5; i++)
+    if (arg_int64(env, argv[i], &v[i], i == 0 ? "fd" : "time")) return NULL;
+  struct timespec ts[2] = {{.tv_sec = v[1], .tv_nsec = v[2]}, {.tv_sec = v[3], .tv_nsec = v[4]}};
+  if (futimens((int)v[0], ts) < 0) return throw_errno(env, errno, "futimens", NULL);
+  return NULL;
+}
+
 /* statfsType(path) → f_type magic (OVERLAYFS_SUPER_MAGIC 0x794c7630, TMPFS 0x01021994, …). */
 static napi_value js_statfs_type(napi_env env, napi_callback_info info) {
   napi_value argv[1], out;
@@ -53,5 +66,6 @@ static napi_value js_statfs_type(napi_env env, napi_callback_info info) {
 void init_fsnode(napi_env env, napi_value exports) {
   export_fn(env, exports, "mknod", js_mknod);
   export_fn(env, exports, "lutimens", js_lutimens);
+  export_fn(env, exports, "futimens", js_futimens);
   export_fn(env, exports, "statfsType", js_statfs_type);
 }

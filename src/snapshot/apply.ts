@@ -117,14 +117,14 @@ class Applier {
     await this.removeExisting(target);
     const abs = this.root.abs(target);
     addon().mknod(abs, 0o020000 /* S_IFCHR */, 0, 0);
-    await setMetadata(abs, { ...h, type: "char", mode: 0, xattrs: {} }, false);
+    setMetadata(abs, { ...h, type: "char", mode: 0, xattrs: {} }, false);
   }
 
   async entry(h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
     const rel = cleanEntryName(h.name);
     if (rel === "") {
       if (h.type !== "dir") throw new InvalidArgument(`layer entry ${JSON.stringify(h.name)}: the root must be a directory, not a ${h.type}`);
-      await setMetadata(this.root.root, h, true);
+      setMetadata(this.root.root, h, true);
       this.dirTimes.push([this.root.root, h]);
       return;
     }
@@ -156,7 +156,7 @@ class Applier {
       this.root.markDir(rel);
       this.dirTimes.push([abs, h]);
     }
-    await setMetadata(abs, h, h.type === "dir");
+    if (h.type !== "file") setMetadata(abs, h, h.type === "dir"); // a file has its own from createNode
   }
 
   /** Directory times last: creating children above changed them. */

@@ -20,6 +20,8 @@ export interface Addon {
   mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
   /** utimensat(AT_SYMLINK_NOFOLLOW): sets a symlink's own times, nanosecond precision. */
   lutimens(path: string | Buffer, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void;
+  /** futimens(2): an open file's times, nanosecond precision. */
+  futimens(fd: number, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void;
   statfsType(path: string | Buffer): number;
   lsetxattr(path: string | Buffer, name: string, value: Buffer, flags?: number): void;
   /** Throws with code ENODATA when the attribute is absent. */
