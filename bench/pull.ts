@@ -6,8 +6,8 @@
  * Before each timed pull the page cache is written back and dropped (untimed), so that no pull
  * pays for the previous one's writeback or removal: on an ext4 without a journal (this machine's
  * root) a file created within a minute of a mass deletion spends most of its create in the
- * kernel's recently_deleted() scan (perf: about half of an unpack's busy time right after an
- * rmi), which made every pull's time depend on what ran just before it.
+ * kernel's recently_deleted() scan (perf: over a third of an unpack's busy time right after
+ * an rmi), which made every pull's time depend on what ran just before it.
  *
  * The image is made once from this machine's /usr (four gzip layers: share, bin, local, and
  * include+sbin+libexec; deterministic tars) and cached in /var/cache/berth-bench (BERTH_BENCH_CACHE).

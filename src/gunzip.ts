@@ -3,7 +3,7 @@
  * 16 KiB, and each chunk is one round trip to the thread pool (a wake-up there and one back on
  * the event loop): unpacking the pull bench's 1.8 GB image took ~110 000 of them. With 1 MiB
  * chunks, the four layers applied at once on a quiet machine went from 13.4–13.6 s to 9.0–10.0 s
- * and their CPU time from 20 to 14 s (docs/ARCHITECTURE.md, stop 16).
+ * and their CPU time from 20 to 14–15 s (docs/ARCHITECTURE.md, stop 16).
  */
 import { createGunzip, type Gunzip } from "node:zlib";
 
