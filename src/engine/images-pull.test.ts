@@ -50,7 +50,7 @@ async function snapshotKinds(e: EngineImages): Promise<string[]> {
   return kinds.sort();
 }
 
-test("pull: layers unpack while they download; a download that starts over, or is tampered with, leaves a right image or nothing", async (t) => {
+test("pull: layers unpack while they download; a download that resumes, starts over, or is tampered with, leaves a right image or nothing", async (t) => {
   const { img, maps } = await source(t);
   const big = img.layers[1]!;
 
@@ -62,6 +62,17 @@ test("pull: layers unpack while they download; a download that starts over, or i
   assert.equal(await readRootfs(t, e, r.id, "etc/hello.txt"), "hello one\n");
   assert.ok((await readRootfs(t, e, r.id, "srv/data.txt")).startsWith("one\n"));
   assert.deepEqual(await snapshotKinds(e), ["committed", "committed"]);
+
+  // The big layer's connection drops midway and the download resumes with Range: the following
+  // goes on across the resume.
+  const resume = await startFakeRegistry({ ...maps, blobDelayMs: 1, dropBlobAfter: new Map([[big.digest, 100_000]]) });
+  t.after(() => resume.close());
+  const e1 = await EngineImages.open(join(await tempDir(t), "root"));
+  const r1 = await e1.pull(`${resume.host}/x:1`);
+  assert.equal(r1.id, img.config.digest);
+  assert.ok(resume.requests.some((q) => q.url.endsWith(big.digest) && q.headers.range?.startsWith("bytes=")), "resumed with Range");
+  assert.ok((await readRootfs(t, e1, r1.id, "srv/data.txt")).startsWith("one\n"));
+  assert.deepEqual(await snapshotKinds(e1), ["committed", "committed"]);
 
   // The big layer's connection drops midway and the server ignores Range: the download starts
   // over from byte 0, so what was unpacked from the first bytes is dropped and the layer is
