@@ -37,9 +37,9 @@ export function unpackLayer(sn: Snapshotter, parent: string | undefined, layer: 
 /**
  * unpackLayer for an image's layers at once, on a parentFree snapshotter (overlay): the layer in
  * `file` (or in one still downloading: follow.ts) is applied on a worker thread (apply-pool.ts)
- * into a snapshot prepared without a parent,
- * and committed on `parent` once `parentReady` says the parent is committed — so layer N unpacks
- * while N-1 still does, and they still commit in order. A chain ID already here is not unpacked.
+ * into a snapshot prepared without a parent, and committed on `parent` once `parentReady` says
+ * the parent is committed — so layer N unpacks while N-1 still does, and they still commit in
+ * order. A chain ID already here is not unpacked.
  */
 export async function unpackLayerFile(sn: Snapshotter, file: string | Followed, o: { parent?: string; chainId: string; diffId: string; parentReady: Promise<unknown> }): Promise<UnpackResult> {
   if (!sn.parentFree) throw new FailedPrecondition(`the ${sn.name} snapshotter unpacks a layer only on its parent`);
