@@ -19,7 +19,7 @@ import { BerthError, InvalidArgument, NotFound } from "../errdefs.js";
 import { inspectPlatform, parsePlatform, platformMatches } from "../image/index.js";
 import { writeFileAtomic } from "../fsutil.js";
 import { secureJoin } from "../secure-join.js";
-import { applyLayer, writeTar, type TarWriteEntry } from "../snapshot/index.js";
+import { applyLayer, writeTar, type FileDigest, type TarWriteEntry } from "../snapshot/index.js";
 import { keyValues, parseDockerfile, processWord, processWords, type Instruction } from "./dockerfile.js";
 import { DockerIgnore } from "./dockerignore.js";
 import { gunzip } from "../gunzip.js";
@@ -27,6 +27,8 @@ import { gunzip } from "../gunzip.js";
 export interface BuildOptions {
   /** The extracted build context. */
   contextDir: string;
+  /** Its files' digests, recorded while it was extracted (applyLayer's fileDigests). */
+  contextDigests?: Map<string, FileDigest>;
   /** Path of the Dockerfile inside the context (default "Dockerfile"). */
   dockerfile?: string;
   tags: string[];
@@ -454,7 +456,7 @@ export class Builder {
       }
       const namedDir = dest.endsWith("/") || dest === "." || dest.endsWith("/.") || entries.length > 1 || entries.some((e) => e.isDir);
       const absDest = posix.resolve(st.config.WorkingDir || "/", dest);
-      const sum = await checksum(entries.map((e) => e.abs), isContext ? ctx.ignore : undefined, root);
+      const sum = await checksum(entries.map((e) => e.abs), root, isContext ? ctx.ignore : undefined, isContext ? ctx.opts.contextDigests : undefined);
       const [uid, gid] = chown ? await this.owner(st, chown) : [0, 0];
       const what = `${ins.cmd} ${JSON.stringify({ srcs, dest: absDest, chown, chmod, from: fromRef ?? null })} ${sum}`;
       const key = this.key(st, what);
@@ -659,8 +661,12 @@ async function* walkContext(abs: string, name: string, ignore: DockerIgnore | un
   }
 }
 
-/** What the cache keys a COPY on: names, types, modes and contents (not mtimes or owners of the context). */
-async function checksum(paths: string[], ignore: DockerIgnore | undefined, root: string): Promise<string> {
+/**
+ * What the cache keys a COPY on: names, types, modes and contents (not mtimes or owners of the
+ * context). A file's contents count by their sha256, taken from `known` (recorded when the context
+ * was extracted) while the path is still that inode, else read.
+ */
+export async function checksum(paths: string[], root: string, ignore?: DockerIgnore, known?: Map<string, FileDigest>): Promise<string> {
   const h = createHash("sha256");
   const visit = async (abs: string): Promise<void> => {
     const rel = abs.slice(root.length).replace(/^\/+/, "");
@@ -669,7 +675,15 @@ async function checksum(paths: string[], ignore: DockerIgnore | undefined, root:
     h.update(`${rel}\0${st.mode}\0`);
     if (st.isDirectory()) for (const c of (await readdir(abs)).sort()) await visit(`${abs}/${c}`);
     else if (st.isSymbolicLink()) h.update(await readlink(abs));
-    else if (st.isFile()) for await (const chunk of createReadStream(abs)) h.update(chunk as Buffer);
+    else if (st.isFile()) {
+      const k = known?.get(rel);
+      if (k && k.ino === st.ino) h.update(k.sha256);
+      else {
+        const f = createHash("sha256");
+        for await (const chunk of createReadStream(abs, { highWaterMark: 1 << 20 })) f.update(chunk as Buffer);
+        h.update(f.digest("hex"));
+      }
+    }
   };
   for (const p of paths) await visit(p);
   return h.digest("hex");

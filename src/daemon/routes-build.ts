@@ -10,7 +10,7 @@ import type { EngineImages } from "../engine/images.js";
 import type { EventBus } from "../engine/events.js";
 import { InvalidArgument } from "../errdefs.js";
 import { parsePlatform, parseReference } from "../image/index.js";
-import { applyLayer } from "../snapshot/index.js";
+import { applyLayer, type FileDigest } from "../snapshot/index.js";
 import { flag, parseFilters, pruneFilter, Status, type Router } from "./http.js";
 import { gunzip } from "../gunzip.js";
 
@@ -66,9 +66,10 @@ export function buildRoutes(r: Router, d: BuildDeps): void {
     const res = c.res!;
     const send = (o: unknown): void => { if (!res.writableEnded) res.write(`${JSON.stringify(o)}\n`); };
     try {
-      await applyLayer(dir, (await tarStream(c.req)) as unknown as Parameters<typeof applyLayer>[1], { whiteouts: "delete" });
+      const contextDigests = new Map<string, FileDigest>();
+      await applyLayer(dir, (await tarStream(c.req)) as unknown as Parameters<typeof applyLayer>[1], { whiteouts: "delete", diffId: false, fileDigests: contextDigests });
       res.writeHead(200, { "Content-Type": "application/json" }).flushHeaders();
-      const id = await d.builder.build({ ...opts, contextDir: dir }, (s) => { if (!opts.quiet) send({ stream: s }); });
+      const id = await d.builder.build({ ...opts, contextDir: dir, contextDigests }, (s) => { if (!opts.quiet) send({ stream: s }); });
       send({ aux: { ID: id } });
       if (!opts.quiet) send({ stream: `Successfully built ${id.replace(/^sha256:/, "").slice(0, 12)}\n` });
       for (const t of opts.tags) send({ stream: `Successfully tagged ${t.includes(":") ? t : `${t}:latest`}\n` });

@@ -121,3 +121,28 @@ test("delete mode removes whited-out paths and the children an opaque directory 
   assert.ok(!existsSync(join(dir, "x")), "a whiteout creates nothing in delete mode");
 });
 
+
+test("fileDigests records each file's sha256 and inode, a hardlink's from its target, and only the last entry at a path; diffId: false skips the diff_id", async (t) => {
+  const dir = tempDir(t, "berth-apply-");
+  const sha = (s: string): string => createHash("sha256").update(s).digest("hex");
+  const digests = new Map<string, { sha256: string; ino: number }>();
+  const r = await applyLayer(dir, [await tarOf([
+    { header: { name: "a", type: "file", size: 3 }, body: Buffer.from("one") },
+    { header: { name: "d/b", type: "file", size: 3 }, body: Buffer.from("two") },
+    { header: { name: "d/link", type: "hardlink", linkname: "d/b" } },
+    { header: { name: "c", type: "file", size: 1 }, body: Buffer.from("x") },
+    { header: { name: "c", type: "symlink", linkname: "a" } },
+    { header: { name: "e", type: "file", size: 1 }, body: Buffer.from("y") },
+    { header: { name: "e", type: "file", size: 5 }, body: Buffer.from("again") },
+    { header: { name: "empty", type: "file", size: 0 } },
+  ])], { whiteouts: "delete", diffId: false, fileDigests: digests });
+  assert.equal(r.diffId, "");
+  const ino = (p: string): number => lstatSync(join(dir, p)).ino;
+  assert.deepEqual(Object.fromEntries(digests), {
+    a: { sha256: sha("one"), ino: ino("a") },
+    "d/b": { sha256: sha("two"), ino: ino("d/b") },
+    "d/link": { sha256: sha("two"), ino: ino("d/b") },
+    e: { sha256: sha("again"), ino: ino("e") },
+    empty: { sha256: sha(""), ino: ino("empty") },
+  }, "c is a symlink now: no digest");
+});

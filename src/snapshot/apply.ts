@@ -15,7 +15,7 @@
  * the whole apply with InvalidArgument naming it. The caller discards the
  * partially written directory.
  */
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { lstatSync } from "node:fs";
 import { lstat, readdir, rm } from "node:fs/promises";
 import { Readable } from "node:stream";
@@ -23,7 +23,7 @@ import { isZstd, ZstdDecoder } from "../zstd.js";
 import { BerthError, InvalidArgument, fromErrno } from "../errdefs.js";
 import { createNode, setMetadata, setTimes } from "./apply-entry.js";
 import { SafeRoot, baseOf, cleanEntryName, parentOf } from "./safe-path.js";
-import type { ChunkSource } from "./tar/byte-reader.js";
+import { asBuffer, type ChunkSource } from "./tar/byte-reader.js";
 import type { TarHeader } from "./tar/header.js";
 import { readTar } from "./tar/reader.js";
 import { addon } from "./sys.js";
@@ -36,7 +36,17 @@ export interface ApplyOptions {
   whiteouts?: WhiteoutMode;
   /** Every entry gets this owner instead of the tar's (docker cp's extraction). */
   owner?: { uid: number; gid: number };
+  /** false: no diff_id (the result's is ""), for a tar that is not a layer (a build context). */
+  diffId?: boolean;
+  /**
+   * Filled with the sha256 of each regular file's contents, keyed by its path in the root, with
+   * the inode it was written to: the builder's COPY checksums of a context read no file twice.
+   */
+  fileDigests?: Map<string, FileDigest>;
 }
+
+/** A file's contents' sha256 (hex), valid while the path still names inode `ino`. */
+export interface FileDigest { sha256: string; ino: number }
 
 export interface ApplyResult {
   /** "sha256:<hex>" of the uncompressed tar stream, trailing padding included. */
@@ -54,13 +64,13 @@ async function* decompress(src: ChunkSource): AsyncGenerator<Buffer> {
   const it = Symbol.asyncIterator in src ? src[Symbol.asyncIterator]() : src[Symbol.iterator]();
   const first = await it.next();
   if (first.done) return;
-  const head = Buffer.from(first.value as Uint8Array);
+  const head = asBuffer(first.value);
   async function* all(): AsyncGenerator<Buffer> {
     yield head;
     for (;;) {
       const r = await it.next();
       if (r.done) return;
-      yield Buffer.from(r.value as Uint8Array);
+      yield asBuffer(r.value);
     }
   }
   const zstd = isZstd(head);
@@ -77,7 +87,7 @@ class Applier {
   /** "delete" mode: paths this layer wrote, which an opaque marker must keep. */
   private readonly written = new Set<string>();
 
-  constructor(dir: string, private readonly mode: WhiteoutMode) {
+  constructor(dir: string, private readonly mode: WhiteoutMode, private readonly digests?: Map<string, FileDigest>) {
     this.root = new SafeRoot(dir);
   }
 
@@ -141,6 +151,11 @@ class Applier {
       linkTarget = this.root.abs(t);
     }
     const abs = this.root.abs(rel);
+    let contents: Hash | undefined;
+    if (this.digests) {
+      this.digests.delete(rel);
+      if (h.type === "file" && !h.sparse) body = hashed(body, (contents = createHash("sha256")));
+    }
     // Created without looking first (every create fails with EEXIST on anything there, a symlink
     // included): the lookup of a name not yet in a directory being filled was 18.7 % of a layer's
     // unpacking (node --cpu-prof). An existing directory stays when the entry is a directory too
@@ -157,11 +172,25 @@ class Applier {
       this.dirTimes.push([abs, h]);
     }
     if (h.type !== "file") setMetadata(abs, h, h.type === "dir"); // a file has its own from createNode
+    if (this.digests && (contents || h.type === "hardlink")) {
+      const { ino } = lstatSync(abs);
+      // A hardlink shares its target's inode, so the target's digest holds while that inode is it.
+      const target = contents ? undefined : this.digests.get(cleanEntryName(h.linkname));
+      const sha256 = contents ? contents.digest("hex") : target?.ino === ino ? target.sha256 : undefined;
+      if (sha256) this.digests.set(rel, { sha256, ino });
+    }
   }
 
   /** Directory times last: creating children above changed them. */
   finish(): void {
     for (const [abs, h] of this.dirTimes) setTimes(abs, h);
+  }
+}
+
+async function* hashed(body: AsyncIterable<Buffer>, into: Hash): AsyncGenerator<Buffer> {
+  for await (const c of body) {
+    into.update(c);
+    yield c;
   }
 }
 
@@ -175,16 +204,16 @@ function createdFresh(create: Promise<void>): Promise<boolean> {
 
 /** Extracts the layer tar `stream` (plain or gzip) into `dir`. */
 export async function applyLayer(dir: string, stream: ChunkSource, opts: ApplyOptions = {}): Promise<ApplyResult> {
-  const hash = createHash("sha256");
+  const hash = opts.diffId === false ? undefined : createHash("sha256");
   let size = 0;
   async function* counted(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     for await (const c of src) {
-      hash.update(c);
+      hash?.update(c);
       size += c.length;
       yield c;
     }
   }
-  const applier = new Applier(dir, opts.whiteouts ?? "overlay");
+  const applier = new Applier(dir, opts.whiteouts ?? "overlay", opts.fileDigests);
   const owner = opts.owner;
   for await (const { header, body } of readTar(counted(decompress(stream)))) {
     try {
@@ -199,5 +228,5 @@ export async function applyLayer(dir: string, stream: ChunkSource, opts: ApplyOp
   } catch (err) {
     throw fromErrno(err, "apply layer: directory times");
   }
-  return { diffId: `sha256:${hash.digest("hex")}`, size };
+  return { diffId: hash ? `sha256:${hash.digest("hex")}` : "", size };
 }

@@ -7,7 +7,7 @@ export { OverlaySnapshotter, openOverlaySnapshotter } from "./overlay.js";
 export { NativeSnapshotter, openNativeSnapshotter } from "./native.js";
 export { openSnapshotter, overlayUnsupported, type Driver } from "./detect.js";
 export { chainId, extendChain } from "./chain-id.js";
-export { applyLayer, type ApplyOptions, type ApplyResult, type WhiteoutMode } from "./apply.js";
+export { applyLayer, type ApplyOptions, type ApplyResult, type FileDigest, type WhiteoutMode } from "./apply.js";
 export { unpackLayer, unpackLayerFile, type UnpackResult } from "./unpack.js";
 export { FollowAbandoned, FollowedFile } from "./follow.js";
 export { overlayDiff, compareDiff } from "./diff.js";

@@ -7,6 +7,11 @@ import { InvalidArgument } from "../../errdefs.js";
 
 export type ChunkSource = AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array>;
 
+/** A chunk as a Buffer without copying its bytes (Buffer.from(uint8array) would copy them). */
+export function asBuffer(v: Buffer | Uint8Array | string): Buffer {
+  return typeof v === "string" ? Buffer.from(v) : Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
 export class ByteReader {
   private readonly it: AsyncIterator<Buffer>;
   private buf: Buffer = Buffer.alloc(0);
@@ -21,8 +26,7 @@ export class ByteReader {
       next: async () => {
         const r = await inner.next();
         if (r.done) return r;
-        const v = r.value;
-        return { done: false, value: typeof v === "string" ? Buffer.from(v) : Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength) };
+        return { done: false, value: asBuffer(r.value) };
       },
       return: async () => { await inner.return?.(); return { done: true, value: undefined }; },
     };
