@@ -93,7 +93,7 @@ async function networkRows(berthHost: string, busyboxTar: Buffer): Promise<void>
     const teardown: number[] = [];
     for (let i = 0; i < runs + 2; i++) {
       const t0 = performance.now();
-      await net.setup(`bench${i}`, { name: `bench${i}`, networks: [{ network: n, endpoint: {} }], ports: [] });
+      await (await net.setup(`bench${i}`, { name: `bench${i}`, networks: [{ network: n, endpoint: {} }], ports: [] })).attached;
       const t1 = performance.now();
       await net.teardown(`bench${i}`);
       if (i >= 2) { setup.push(t1 - t0); teardown.push(performance.now() - t1); }

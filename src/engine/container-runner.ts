@@ -8,7 +8,7 @@
  */
 import { hostname as osHostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import { Readable } from "node:stream";
 import { overlayDiff, writableDir, type Mount as SnapshotMount } from "../snapshot/index.js";
@@ -18,7 +18,7 @@ import { Conflict, FailedPrecondition, InvalidArgument, NotFound, NotImplemented
 import type { Runtime } from "../runtime/runtime.js";
 import type { ShimStepError } from "../runtime/shim.js";
 import { buildContainerSpec, commandLine } from "./container-spec.js";
-import { writeContainerFiles } from "./container-files.js";
+import { hostsFile, writeContainerFiles } from "./container-files.js";
 import { resolveMounts } from "./container-mounts.js";
 import { ContainerStore, initialState, validateName, type ContainerRecord, type EndpointConfig } from "./container-store.js";
 import type { EventBus } from "./events.js";
@@ -283,7 +283,7 @@ export class ContainerRunner {
    * The container's network, made before the runtime creates it: a sandbox with its networks
    * attached, or another container's namespace. Returns what the container's files need.
    */
-  private async setupNetwork(c: ContainerRecord): Promise<{ netnsPath?: string; address?: string; nameserver?: string }> {
+  private async setupNetwork(c: ContainerRecord): Promise<{ netnsPath?: string; address?: Promise<string | undefined>; nameserver?: string }> {
     const mode = (c.HostConfig.NetworkMode as string | undefined) || "default";
     if (mode === "host" || mode === "none") return {};
     if (mode.startsWith("container:")) {
@@ -299,7 +299,9 @@ export class ContainerRunner {
       name: c.Name.slice(1), ports,
       networks: nets.map((n) => ({ network: n, endpoint: { aliases: endpointOf(n).Aliases ?? [], ip: endpointOf(n).IPAMConfig?.IPv4Address || undefined, mac: endpointOf(n).MacAddress || undefined } })),
     });
-    return { netnsPath: sb.netns, address: sb.endpoints[0]?.ip, nameserver: this.o.network.nameserverFor(nets[0]!) };
+    const address = sb.attached.then((s) => s.endpoints[0]?.ip);
+    address.catch(() => {}); // awaited before the start; a failure meanwhile is handled there
+    return { netnsPath: sb.netns, address, nameserver: this.o.network.nameserverFor(nets[0]!) };
   }
 
   /** The network sandbox of a running container (its own, or the one it shares with container:). */
@@ -506,10 +508,15 @@ export class ContainerRunner {
       const wd = (c.Config.WorkingDir as string | undefined) || (imgCfg.WorkingDir as string | undefined);
       if (wd && wd !== "/") mkdirSync(secureJoin(rootfs, wd), { recursive: true, mode: 0o755 });
       const host = c.HostConfig;
+      // The container is made in its network namespace while its networks are attached (the CNI
+      // plugins' run); /etc/hosts gets the address, written in place, before the process starts.
       const net = await this.setupNetwork(c);
+      // A sysctl of an interface (net.ipv4.conf.eth0.*) needs the interface there when the runtime writes it.
+      if (Object.keys(host.Sysctls ?? {}).some((k) => /^net\.ipv[46]\.(conf|neigh)\.eth\d+\./.test(k))) await net.address;
+      const names = { hostname: c.Config.Hostname, domainname: c.Config.Domainname, extraHosts: host.ExtraHosts ?? [] };
       const files = await writeContainerFiles({
-        dir: this.store.dir(id), hostname: c.Config.Hostname, domainname: c.Config.Domainname, address: net.address,
-        extraHosts: host.ExtraHosts ?? [], dns: host.Dns?.length ? host.Dns : net.nameserver ? [net.nameserver] : [], dnsSearch: host.DnsSearch ?? [], dnsOptions: host.DnsOptions ?? [],
+        dir: this.store.dir(id), ...names,
+        dns: host.Dns?.length ? host.Dns : net.nameserver ? [net.nameserver] : [], dnsSearch: host.DnsSearch ?? [], dnsOptions: host.DnsOptions ?? [],
         hostNetwork: host.NetworkMode === "host",
       });
       const user = lookupUser(rootfs, c.Config.User || imgCfg.User, host.GroupAdd ?? []);
@@ -539,6 +546,8 @@ export class ContainerRunner {
           attachSocket: join(run, "attach.sock"), controlSocket: join(run, "control.sock"), terminalRelay: !!c.Config.Tty,
         },
       }).catch((e) => { throw wrap(e, "failed to create container"); });
+      const address = await net.address;
+      if (address) writeFileSync(files.hosts, hostsFile({ ...names, address })); // in place: the bind mount holds this inode
       await this.watch(id);
       // Clients that attached before start (docker run does) get their connection now, while
       // the process still waits on its exec fifo, so not a byte of output is missed.
@@ -623,8 +632,9 @@ export class ContainerRunner {
     const restart = this.shouldRestart(c, code);
     let oom = false;
     try { oom = (await this.o.runtime.cgroupOf(id).oomKillCount()) > 0; } catch { /* cgroup gone */ }
+    const network = this.teardownNetwork(id); // the CNI plugins' run, while the runtime cleans up
     try { await this.o.runtime.delete(id, true); } catch (e) { this.log("warn", `delete runtime state of ${id}: ${(e as Error).message}`); }
-    await this.teardownNetwork(id);
+    await network;
     await Promise.resolve(this.o.images.unmountRootfs(this.rootfsDir(id))).catch(() => {});
     Object.assign(c.State, { Status: "exited" as const, Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: new Date().toISOString() });
     // An auto-removed container is not saved as exited (two fsyncs) just before its record goes:

@@ -77,6 +77,9 @@ export class NetworkManager {
   readonly cni: Cni;
   private readonly sandboxes = new Map<string, SandboxRecord>();
   private readonly holds = new Map<string, (Server | UdpSocket)[]>();
+  /** Sandboxes whose networks are being attached: settles when that ends, however it ends. */
+  private readonly attaching = new Map<string, Promise<void>>();
+  private readonly tearing = new Map<string, Promise<void>>();
   private readonly dns = new Map<string, DnsServer>();
   private readonly dir: string;
 
@@ -127,10 +130,13 @@ export class NetworkManager {
   }
 
   /**
-   * Makes the sandbox: ports reserved, netns made, lo and every network attached. On any failure
-   * everything made so far is undone and the error names what failed.
+   * Makes the sandbox: ports reserved and the netns made, then every network attached. Resolves
+   * once the namespace exists, so that a runtime can set up a container in it while its networks
+   * are attached (`attached`, the container's address with it). On any failure everything made
+   * so far is undone and the error names what failed; a teardown meanwhile waits for the
+   * attachments to end first.
    */
-  async setup(containerId: string, req: { name: string; networks: { network: NetworkRecord; endpoint: EndpointRequest }[]; ports: PortBinding[] }): Promise<SandboxRecord> {
+  async setup(containerId: string, req: { name: string; networks: { network: NetworkRecord; endpoint: EndpointRequest }[]; ports: PortBinding[] }): Promise<{ netns: string; attached: Promise<SandboxRecord> }> {
     if (this.sandboxes.has(containerId)) await this.teardown(containerId);
     const ports = await this.holdPorts(containerId, req.ports);
     const netns = join(this.o.execRoot, "netns", containerId);
@@ -139,13 +145,22 @@ export class NetworkManager {
       closeSync(openSync(netns, "w"));
       try { addon().makeNetns(netns); } catch (e) { throw wrap(e, "create network namespace"); }
       this.sandboxes.set(containerId, s);
-      for (const [i, n] of req.networks.entries()) await this.attach(s, n.network, n.endpoint, `eth${i}`, i === 0 ? ports : []);
-      await this.save(s);
-      return s;
     } catch (e) {
       await this.teardown(containerId).catch(() => {});
       throw e;
     }
+    const work = (async () => {
+      for (const [i, n] of req.networks.entries()) await this.attach(s, n.network, n.endpoint, `eth${i}`, i === 0 ? ports : []);
+      await this.save(s);
+    })();
+    const settled = work.then(() => undefined, () => undefined);
+    this.attaching.set(containerId, settled);
+    void settled.then(() => { if (this.attaching.get(containerId) === settled) this.attaching.delete(containerId); });
+    const attached = work.then(() => s, async (e: unknown) => {
+      await this.teardown(containerId).catch(() => {});
+      throw e;
+    });
+    return { netns, attached };
   }
 
   /** docker network connect of a running container: the next free ethN. */
@@ -209,7 +224,18 @@ export class NetworkManager {
    * kernel's unregistration. A shared namespace keeps docker's behaviour: its interfaces are
    * deleted, and the container that joined it loses them.
    */
-  async teardown(containerId: string, o: { shared?: boolean } = {}): Promise<void> {
+  /** Detaches every network and removes the namespace (unless `shared`); one teardown at a time per sandbox. */
+  teardown(containerId: string, o: { shared?: boolean } = {}): Promise<void> {
+    let t = this.tearing.get(containerId);
+    if (!t) {
+      t = this.teardownNow(containerId, o).finally(() => this.tearing.delete(containerId));
+      this.tearing.set(containerId, t);
+    }
+    return t;
+  }
+
+  private async teardownNow(containerId: string, o: { shared?: boolean }): Promise<void> {
+    await this.attaching.get(containerId);
     const s = this.sandboxes.get(containerId);
     for (const h of this.holds.get(containerId) ?? []) h.close();
     this.holds.delete(containerId);

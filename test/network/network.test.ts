@@ -213,6 +213,13 @@ test("a container on the default bridge reaches a published port through the hos
     assert.match(berth("run", "--rm", "busybox", "wget", "-qO-", `http://${gw}:18080/passwd`), /^root:/);
     assert.doesNotMatch(berth("run", "--rm", "busybox", "cat", "/etc/resolv.conf"), /nameserver 127\./);
     assert.match(berth("run", "--rm", "--dns", "10.9.9.9", "--add-host", "db.local:10.1.1.1", "busybox", "sh", "-c", "cat /etc/resolv.conf /etc/hosts"), /nameserver 10\.9\.9\.9[\s\S]*10\.1\.1\.1\s+db\.local/);
+    // The container is made while its network is attached: /etc/hosts gets its address before it runs,
+    // and a sysctl of eth0 finds the interface there.
+    const own = berth("run", "--rm", "-h", "web1", "--sysctl", "net.ipv4.conf.eth0.route_localnet=1", "busybox", "sh", "-c",
+      "ip -4 -o addr show eth0; grep web1 /etc/hosts; cat /proc/sys/net/ipv4/conf/eth0/route_localnet");
+    const addr = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(own)?.[1];
+    assert.ok(addr, own);
+    assert.match(own, new RegExp(`^${addr.replace(/\./g, "\\.")}\tweb1\n1\n$`, "m"));
     // --mac-address (the bridge plugin's mac capability), with berth and with the docker CLI (API 1.44+: the endpoint's).
     assert.equal(berth("run", "--rm", "--mac-address", "02:42:ac:11:00:99", "busybox", "cat", "/sys/class/net/eth0/address"), "02:42:ac:11:00:99\n");
     const mac = d.docker(["run", "--rm", "--mac-address", "02:42:ac:11:00:98", "busybox", "cat", "/sys/class/net/eth0/address"]);
