@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -145,4 +145,31 @@ test("fileDigests records each file's sha256 and inode, a hardlink's from its ta
     e: { sha256: sha("again"), ino: ino("e") },
     empty: { sha256: sha(""), ino: ino("empty") },
   }, "c is a symlink now: no digest");
+});
+
+test("a file comes out with the tar's owner and mode when made with them directly: setgid directories (in the tar, made for it, already there), umask'd bits, setuid", async (t) => {
+  const dir = tempDir(t, "berth-apply-");
+  mkdirSync(join(dir, "pre"));
+  chownSync(join(dir, "pre"), 0, 7);
+  chmodSync(join(dir, "pre"), 0o2775);
+  const old = process.umask(0o027);
+  t.after(() => process.umask(old));
+  await applyLayer(dir, [await tarOf([
+    { header: { name: "g", type: "dir", mode: 0o2775, uid: 0, gid: 50 } },
+    { header: { name: "g/f", type: "file", mode: 0o666, size: 1 }, body: Buffer.from("f") },
+    { header: { name: "g/implied/f", type: "file", mode: 0o644, size: 1 }, body: Buffer.from("f") },
+    { header: { name: "pre/f", type: "file", mode: 0o644, size: 1 }, body: Buffer.from("f") },
+    { header: { name: "plain", type: "file", mode: 0o664, size: 1 }, body: Buffer.from("p") },
+    { header: { name: "suid", type: "file", mode: 0o4755, size: 1 }, body: Buffer.from("s") },
+    { header: { name: "other", type: "file", mode: 0o600, uid: 1000, gid: 1000, size: 1 }, body: Buffer.from("o") },
+  ])], { whiteouts: "delete" });
+  const own = (p: string): string => { const st = lstatSync(join(dir, p)); return `${st.uid}:${st.gid} ${(st.mode & 0o7777).toString(8)}`; };
+  assert.equal(own("g"), "0:50 2775");
+  assert.equal(own("g/f"), "0:0 666", "not the setgid directory's group, not the umask's mode");
+  assert.match(own("g/implied"), /^0:50 2/, "a directory made for an entry in a setgid one is setgid, as the kernel makes it");
+  assert.equal(own("g/implied/f"), "0:0 644");
+  assert.equal(own("pre/f"), "0:0 644", "a setgid directory that was there before");
+  assert.equal(own("plain"), "0:0 664");
+  assert.equal(own("suid"), "0:0 4755");
+  assert.equal(own("other"), "1000:1000 600");
 });

@@ -21,7 +21,7 @@ import { lstat, readdir, rm } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { isZstd, ZstdDecoder } from "../zstd.js";
 import { BerthError, InvalidArgument, fromErrno } from "../errdefs.js";
-import { createNode, setMetadata, setTimes } from "./apply-entry.js";
+import { createNode, currentUmask, setMetadata, setTimes } from "./apply-entry.js";
 import { SafeRoot, baseOf, cleanEntryName, parentOf } from "./safe-path.js";
 import { asBuffer, type ChunkSource } from "./tar/byte-reader.js";
 import type { TarHeader } from "./tar/header.js";
@@ -86,6 +86,8 @@ class Applier {
   private readonly dirTimes: [string, TarHeader][] = [];
   /** "delete" mode: paths this layer wrote, which an opaque marker must keep. */
   private readonly written = new Set<string>();
+
+  private readonly umask = currentUmask();
 
   constructor(dir: string, private readonly mode: WhiteoutMode, private readonly digests?: Map<string, FileDigest>) {
     this.root = new SafeRoot(dir);
@@ -160,15 +162,16 @@ class Applier {
     // included): the lookup of a name not yet in a directory being filled was 18.7 % of a layer's
     // unpacking (node --cpu-prof). An existing directory stays when the entry is a directory too
     // (its contents from earlier entries or lower layers remain); anything else is replaced.
-    if (!(await createdFresh(createNode(abs, h, body, linkTarget)))) {
+    const made = { inherits: this.root.setgid(parentOf(rel)), umask: this.umask };
+    if (!(await createdFresh(createNode(abs, h, body, linkTarget, made)))) {
       const st = lstatSync(abs, { throwIfNoEntry: false });
       if (!(st?.isDirectory() && h.type === "dir")) {
         await this.removeExisting(rel);
-        await createNode(abs, h, body, linkTarget);
+        await createNode(abs, h, body, linkTarget, made);
       }
     }
     if (h.type === "dir") {
-      this.root.markDir(rel);
+      this.root.markDir(rel, h.mode);
       this.dirTimes.push([abs, h]);
     }
     if (h.type !== "file") setMetadata(abs, h, h.type === "dir"); // a file has its own from createNode

@@ -45,10 +45,15 @@ export function baseOf(rel: string): string {
 }
 
 /** Resolves cleaned relative paths under `root`, caching directories known to be real. */
-export class SafeRoot {
-  private readonly dirs = new Set<string>([""]);
+const S_ISGID = 0o2000;
 
-  constructor(readonly root: string) {}
+export class SafeRoot {
+  /** Directories known to be real, each with whether it is setgid (its new files take its group). */
+  private readonly dirs = new Map<string, boolean>();
+
+  constructor(readonly root: string) {
+    this.dirs.set("", (lstatSync(root).mode & S_ISGID) !== 0);
+  }
 
   abs(rel: string): string {
     return rel === "" ? this.root : join(this.root, rel);
@@ -63,33 +68,41 @@ export class SafeRoot {
     const parent = parentOf(rel);
     if (this.dirs.has(parent)) return true;
     const parts = parent.split("/");
-    let cur = "";
+    let cur = "", up = "";
     for (const part of parts) {
+      up = cur;
       cur = cur === "" ? part : `${cur}/${part}`;
       if (this.dirs.has(cur)) continue;
       const st = lstatSync(this.abs(cur), { throwIfNoEntry: false }) ?? null;
       if (st === null) {
         if (!create) return false;
         mkdirSync(this.abs(cur), 0o755);
+        this.dirs.set(cur, this.dirs.get(up)!); // a directory made in a setgid one is setgid too
+        continue;
       } else if (st.isSymbolicLink()) {
         throw new InvalidArgument(`layer entry ${JSON.stringify(entry)}: parent ${JSON.stringify(cur)} is a symlink; refusing to write through it`);
       } else if (!st.isDirectory()) {
         throw new InvalidArgument(`layer entry ${JSON.stringify(entry)}: parent ${JSON.stringify(cur)} is not a directory`);
       }
-      this.dirs.add(cur);
+      this.dirs.set(cur, (st.mode & S_ISGID) !== 0);
     }
     return true;
   }
 
-  markDir(rel: string): void {
-    this.dirs.add(rel);
+  /** `rel` is a directory now, with `mode`. */
+  markDir(rel: string, mode: number): void {
+    this.dirs.set(rel, (mode & S_ISGID) !== 0);
+  }
+
+  /** Whether a file made in directory `rel` (known from parents()) could get a group other than the creator's. */
+  setgid(rel: string): boolean {
+    return this.dirs.get(rel) ?? true;
   }
 
   /** Forgets `rel` and everything under it (it was removed or replaced). */
   forget(rel: string): void {
     if (!this.dirs.has(rel)) return;
-    const prefix = `${rel}/`;
-    for (const d of this.dirs) if (d === rel || d.startsWith(prefix)) this.dirs.delete(d);
-    this.dirs.add("");
+    const prefix = rel === "" ? "" : `${rel}/`;
+    for (const d of [...this.dirs.keys()]) if (d !== "" && (d === rel || d.startsWith(prefix))) this.dirs.delete(d);
   }
 }
