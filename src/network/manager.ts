@@ -222,9 +222,9 @@ export class NetworkManager {
    * teardown 34–38 → 10 ms here, and the host end gone 17–19 ms after it began (a throwaway probe
    * on a private bridge, medians of 10), where the bridge plugin's own link delete waits out the
    * kernel's unregistration. A shared namespace keeps docker's behaviour: its interfaces are
-   * deleted, and the container that joined it loses them.
+   * deleted, and the container that joined it loses them. One teardown runs at a time per
+   * sandbox (a second call gets the first's promise), after any attachment still in flight.
    */
-  /** Detaches every network and removes the namespace (unless `shared`); one teardown at a time per sandbox. */
   teardown(containerId: string, o: { shared?: boolean } = {}): Promise<void> {
     let t = this.tearing.get(containerId);
     if (!t) {
