@@ -280,8 +280,9 @@ export class ContainerRunner {
   }
 
   /**
-   * The container's network, made before the runtime creates it: a sandbox with its networks
-   * attached, or another container's namespace. Returns what the container's files need.
+   * The container's network namespace, made before the runtime creates it (a sandbox whose
+   * networks are attached meanwhile, `address` resolving when they are), or another container's.
+   * Returns what the container's files need.
    */
   private async setupNetwork(c: ContainerRecord): Promise<{ netnsPath?: string; address?: Promise<string | undefined>; nameserver?: string }> {
     const mode = (c.HostConfig.NetworkMode as string | undefined) || "default";
