@@ -53,18 +53,14 @@ export interface ShimResult {
 }
 
 /*
- * A spare shim. Node's spawn() forks the whole daemon, which blocks its event loop for 7–25 ms
- * here (measured around the spawn in berthd); a container start that finds a shim already spawned
- * (and re-executed from its sealed copy, waiting for its plan) skips that. berthd's container
- * starts all have one shape — stdio to /dev/null, no extra fds, detached — so one spare of that
- * shape is kept. The next one is made once berthd has started no shim for QUIET_MS, so that its
- * fork blocks no start. (Stop 15 made it while a start waited on the kernel to move its process
- * into the container's cgroups, an RCU grace period of 4–16 ms on that host; on this one the move
- * takes 3–5 ms, shorter than the fork.) A spare whose daemon exits reads an empty plan and exits.
+ * A spare shim. Node's spawn() forks the whole daemon, which blocks its event loop for 5–10 ms
+ * here; a container start that finds a shim already spawned (and re-executed from its sealed
+ * copy, waiting for its plan) skips that. berthd's container starts all have one shape — stdio
+ * to /dev/null, no extra fds, detached — so one spare of that shape is kept. The next one is
+ * spawned while a start of that shape waits on the kernel to move its process into the
+ * container's cgroups (moveProcess: an RCU grace period, the main thread idle), so making it
+ * costs the start nothing. A spare whose daemon exits reads an empty plan and exits.
  */
-const QUIET_MS = 100;
-let spareTimer: NodeJS.Timeout | undefined;
-
 const SPARE_STDIO: StdioOptions = ["ignore", "ignore", "ignore", "pipe", "pipe", "pipe"];
 let spare: ChildProcess | undefined;
 
@@ -93,7 +89,6 @@ function makeSpare(): void {
 }
 
 export async function runShim(plan: string, opts: ShimOptions): Promise<ShimResult> {
-  clearTimeout(spareTimer);
   const { text: planText, warnings } = await withCompiledSeccomp(plan);
   const preserve = opts.preserveFds ?? [];
   const base = 3 + preserve.length;
@@ -119,10 +114,6 @@ export async function runShim(plan: string, opts: ShimOptions): Promise<ShimResu
         return;
       }
       report.destroy();
-      if (spareShape(opts)) {
-        clearTimeout(spareTimer);
-        spareTimer = setTimeout(makeSpare, QUIET_MS).unref();
-      }
       resolvePromise({ pid, shim, warnings });
     };
     let buf = "";
@@ -132,7 +123,9 @@ export async function runShim(plan: string, opts: ShimOptions): Promise<ShimResu
         case "pid":
           pid = Number(rest[0]);
           try {
-            await opts.onPid(pid);
+            const placed = opts.onPid(pid);
+            if (spareShape(opts)) makeSpare(); // while onPid waits on the kernel (see makeSpare)
+            await placed;
             ack.end("go\n");
           } catch (e) {
             ack.end("abort\n");

@@ -55,9 +55,9 @@ export async function writeCgroupFile(path: string, value: string, o: { offThrea
  * Moves `pid` into the groups at `dirs` (their cgroup.procs). A move takes the kernel's
  * cgroup_threadgroup_rwsem for writing, and the first one after a quiet spell waits out an RCU
  * grace period: 4–16 ms on this host, against 0.05 ms for the moves right after it (a throwaway
- * probe moving a sleeping process with 0 and 100 ms between rounds; on a later host, kernel
- * 6.18, 0.3–1.2 ms). So the first write goes to the thread pool, the main thread is free
- * meanwhile, and the rest follow synchronously.
+ * probe moving a sleeping process with 0 and 100 ms between rounds). So the first write goes to
+ * the thread pool, the main thread is free meanwhile (runShim makes the next spare shim then),
+ * and the rest follow synchronously.
  */
 export async function moveProcess(dirs: string[], pid: number): Promise<void> {
   for (const [i, d] of dirs.entries()) await writeCgroupFile(join(d, "cgroup.procs"), String(pid), { offThread: i === 0 });
